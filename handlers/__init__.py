@@ -1,0 +1,1 @@
+"""Thin python-telegram-bot adapters: one module per kind of update."""
