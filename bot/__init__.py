@@ -1,1 +1,1 @@
-"""returnbot: answers questions about the return migration of Russians from a verified knowledge base."""
+"""returnbot: answers questions on Russians' return migration from a verified knowledge base."""
