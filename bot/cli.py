@@ -9,8 +9,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.knowledge import KnowledgeBase, KnowledgeLoadError, load_knowledge
+import yaml
+
+from bot.answers import Answers, Reply
+from bot.chat import LocalChat, run_chat
+from bot.evaluation import check_thresholds, evaluate, leave_one_out, load_cases
+from bot.knowledge import LANGS, KnowledgeBase, KnowledgeLoadError, load_knowledge
 from bot.knowledge.models import EntriesFile
+from bot.render import to_plain
+from bot.runtime import KnowledgeRuntime, Snapshot, build_snapshot
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -92,6 +99,164 @@ def cmd_kb_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _snapshot(args: argparse.Namespace) -> Snapshot | None:
+    root = _knowledge_dir(args)
+    try:
+        return build_snapshot(root)
+    except KnowledgeLoadError as exc:
+        for error in exc.errors:
+            _err(error.format(Path.cwd()))
+        _err(f"{len(exc.errors)} problem(s); the knowledge base was not loaded")
+        return None
+
+
+def result_json(answers: Answers, reply: Reply) -> dict[str, object]:
+    """The machine-readable form of one answer (`returnbot ask --json`)."""
+    kb = answers.runtime.current.kb
+    match = reply.match
+    entry = kb.entry(reply.entry_id) if reply.kind == "answer" and reply.entry_id else None
+    quote = None
+    source = None
+    if entry is not None and entry.quote is not None:
+        quote = {
+            "text": entry.quote.text,
+            "speaker": entry.quote.speaker.get(reply.lang),
+            "speaker_role": entry.quote.speaker_role.get(reply.lang),
+            "translation_ru": entry.quote.translation_ru,
+        }
+    if entry is not None and (loaded := kb.source_of(entry)) is not None:
+        source = {
+            "id": loaded.meta.id,
+            "title": loaded.meta.title.get(reply.lang),
+            "paragraphs": sorted({e.paragraph for e in entry.evidence}),
+            "claimed_by": entry.figure.claimed_by.get(reply.lang) if entry.figure else None,
+        }
+    return {
+        "outcome": match.outcome if match else reply.kind,
+        "entry": entry.id if entry else None,
+        "score": match.score if match else 0.0,
+        "lang": reply.lang,
+        "answer": entry.answer.get(reply.lang) if entry else None,
+        "quote": quote,
+        "source": source,
+        "matched_question": match.question if match and entry else None,
+        "candidates": [
+            {"entry": c.entry_id, "score": c.score, "question": c.question}
+            for c in (match.candidates if match else ())
+        ],
+    }
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    """Answer one question, or one per stdin line as JSON lines (batch mode)."""
+    snapshot = _snapshot(args)
+    if snapshot is None:
+        return EXIT_PROBLEMS
+    answers = Answers(KnowledgeRuntime(snapshot.kb.root, snapshot))
+    if args.question:
+        reply = answers.ask(" ".join(args.question), hint=args.lang, record=False)
+        if args.json:
+            _out(json.dumps(result_json(answers, reply), ensure_ascii=False))
+        else:
+            _out(to_plain(reply, numbered=False))
+        return EXIT_OK
+    for line in sys.stdin:
+        question = line.rstrip("\n")
+        if not question.strip():
+            continue
+        reply = answers.ask(question, hint=args.lang, record=False)
+        sys.stdout.write(json.dumps(result_json(answers, reply), ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Start the local terminal chat on the same answer core as Telegram."""
+    snapshot = _snapshot(args)
+    if snapshot is None:
+        return EXIT_PROBLEMS
+    answers = Answers(KnowledgeRuntime(snapshot.kb.root, snapshot))
+    chat = LocalChat(answers, lang=args.lang)
+    interactive = sys.stdin.isatty()
+    run_chat(chat, sys.stdin, _write, prompt="> " if interactive else "")
+    return EXIT_OK
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _repo_eval_dir() -> Path:
+    return Path(__file__).resolve().parents[1] / "tests" / "eval"
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:5.1f}%"
+
+
+def cmd_kb_test(args: argparse.Namespace) -> int:
+    """Leave-one-out over stored questions plus the labelled eval set, against thresholds."""
+    snapshot = _snapshot(args)
+    if snapshot is None:
+        return EXIT_PROBLEMS
+    eval_dir: Path = args.eval or _repo_eval_dir()
+    thresholds_file = eval_dir / "thresholds.yaml"
+    thresholds: dict[str, dict[str, float]] = {}
+    if thresholds_file.is_file():
+        thresholds = yaml.safe_load(thresholds_file.read_text(encoding="utf-8")) or {}
+    reports = [leave_one_out(snapshot.matcher)]
+    for split in ("dev", "test"):
+        path = eval_dir / f"{split}.yaml"
+        if path.is_file():
+            reports.append(evaluate(snapshot.matcher, load_cases(path), split))
+        else:
+            _out(f"note: {path} not found; evaluation split '{split}' skipped")
+    failed = False
+    for report in reports:
+        figures = report.metrics()
+        _out(f"== {report.name}: {len(report.outcomes)} questions")
+        for lang in LANGS:
+            cases = report.in_scope(lang)
+            if cases:
+                _out(
+                    f"  {lang}: answered correctly {_percent(figures[f'{lang}_accuracy'])}, "
+                    f"top-1 {_percent(figures[f'{lang}_top1'])} of {len(cases)}"
+                )
+        for style in ("out-of-scope", "near-miss"):
+            cases = report.refusals(style)
+            if cases:
+                key = "out_of_scope_refused" if style == "out-of-scope" else "near_miss_refused"
+                _out(f"  {style} refused {_percent(figures[key])} of {len(cases)}")
+        _out(
+            f"  wrong answers {_percent(figures['wrong_answer_rate'])}, "
+            f"language detected {_percent(figures['language_accuracy'])}"
+        )
+        confusions = report.confusions(args.confusions)
+        if confusions:
+            _out("  confusions (expected -> got: count):")
+            for expected, got, count in confusions:
+                _out(f"    {expected} -> {got}: {count}")
+        if args.verbose:
+            for outcome in report.outcomes:
+                if not outcome.correct:
+                    _out(
+                        f"    MISS [{outcome.case.lang}/{outcome.case.style}] {outcome.case.question!r}"
+                        f" expected {outcome.case.expect}, got {outcome.got}"
+                        f" ({outcome.result.score}; {outcome.result.question!r})"
+                    )
+        for metric, value, bound in check_thresholds(figures, thresholds.get(report.name, {})):
+            failed = True
+            _out(f"  BELOW THRESHOLD: {metric} = {value:.3f} (threshold {bound})")
+    if failed:
+        _out(
+            "kb test failed: matching quality is below the thresholds in tests/eval/thresholds.yaml"
+        )
+        return EXIT_PROBLEMS
+    _out("kb test passed")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe every subcommand; `returnbot` alone runs the bot or the local chat."""
     parser = argparse.ArgumentParser(
@@ -102,11 +267,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command")
 
+    ask = commands.add_parser("ask", help="answer one question (or stdin lines as JSON)")
+    ask.add_argument("question", nargs="*", help="the question; omit to read stdin lines")
+    ask.add_argument("--lang", choices=["en", "ru"], default=None, help="fallback language")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    _knowledge_arg(ask)
+    ask.set_defaults(handler=cmd_ask)
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--lang", choices=["en", "ru"], default=None)
+    _knowledge_arg(chat)
+    chat.set_defaults(handler=cmd_chat)
+
     kb = commands.add_parser("kb", help="knowledge-base tools for moderators")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True)
     check = kb_commands.add_parser("check", help="validate and verify the knowledge base")
     _knowledge_arg(check)
     check.set_defaults(handler=cmd_kb_check)
+    test = kb_commands.add_parser("test", help="measure matching: leave-one-out and eval set")
+    _knowledge_arg(test)
+    test.add_argument("--eval", type=Path, default=None, help="folder with dev/test.yaml")
+    test.add_argument("--confusions", type=int, default=10, help="how many confusions to list")
+    test.add_argument("--verbose", "-v", action="store_true", help="list every miss")
+    test.set_defaults(handler=cmd_kb_test)
     schema = kb_commands.add_parser("schema", help="write the JSON Schema of entries files")
     schema.add_argument("--output", "-o", type=Path, default=None)
     schema.set_defaults(handler=cmd_kb_schema)

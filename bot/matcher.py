@@ -1,0 +1,550 @@
+"""Route a user's question to one knowledge-base entry, or say honestly that none fits.
+
+The matcher is lexical and explainable: questions are folded, stemmed, typo-corrected
+against the knowledge base's own vocabulary (rapidfuzz), and canonicalized through the
+synonyms the moderators declare. Each entry is scored by how much of the question it
+explains (IDF-weighted coverage) and by its closest stored question (weighted Dice),
+then rapidfuzz's string similarity refines the closest few. Words the knowledge base has
+never seen, and numbers (years) that an entry does not contain, count against a match:
+that is what turns "how many Ukrainians returned?" or "GDP growth in 2024" into
+`unknown` rather than the nearest fact. No Telegram imports here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from bot.text import (
+    EN_STOP,
+    QUESTION_WORDS,
+    RU_STOP,
+    expand_year,
+    intent_tokens,
+    is_stop,
+    latin_to_cyrillic,
+    script_of,
+    sentences,
+    states_quantity,
+    states_time,
+    stem,
+    words,
+)
+
+Lang = Literal["en", "ru"]
+Outcome = Literal["answer", "clarify", "unknown"]
+LANGS: tuple[Lang, ...] = ("en", "ru")
+
+
+@dataclass(frozen=True)
+class MatcherConfig:
+    """Tuning knobs, calibrated on tests/eval/dev.yaml (see `returnbot kb test`)."""
+
+    answer_score: float = 55.0  # at or above (with a clear margin): answer
+    clarify_score: float = 40.0  # between clarify_score and answer_score: did-you-mean
+    margin: float = 6.0  # best must beat the runner-up by this much to answer outright
+    coverage_weight: float = 0.6  # share of the score from question coverage
+    extra_credit: float = 0.6  # a word found only in an entry's answer counts this much
+    intent_weight: float = 0.8  # weight of question-word intents relative to their IDF
+    oov_weight: float = 2.2  # weight of a word the knowledge base has never seen
+    number_penalty: float = 0.35  # score factor when the question's number is not in an entry
+    oov_penalty: float = 0.75  # score factor for each word the knowledge base has never seen
+    intent_penalty: float = 0.6  # "how many"/"when" asked of an entry that states no amount/date
+    unmatched_penalty: float = 0.8  # per known word of the question that the entry lacks
+    penalty_scale: float = 0.5  # penalties shrink as known words grow: count / known**scale
+    solo_margin: float = 15.0  # a lone candidate this far ahead is answered from the clarify band
+    fuzzy_bonus: float = 10.0  # at most this much for a near-verbatim stored question
+    min_correction_len: int = 4  # shorter words are never typo-corrected
+    max_candidates: int = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One scored entry: why it was chosen is the stored question it matched."""
+
+    entry_id: str
+    score: float
+    question: str
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """The matcher's decision, as plain data for the answer layer and for moderators."""
+
+    outcome: Outcome
+    entry_id: str | None
+    score: float
+    lang: Lang
+    question: str | None
+    candidates: tuple[Candidate, ...]
+    unknown_words: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """What the matcher needs from one knowledge entry (decoupled for benchmarks)."""
+
+    id: str
+    questions: Mapping[str, Sequence[str]]
+    extra_text: Mapping[str, str] = field(default_factory=dict)
+
+
+def _osa_similarity(a: str, b: str, *, score_cutoff: float | None = None) -> float:
+    """Optimal-string-alignment similarity in 0..100 (transpositions count once)."""
+    return 100.0 * OSA.normalized_similarity(a, b, score_cutoff=(score_cutoff or 0) / 100)
+
+
+@dataclass
+class _Query:
+    terms: dict[str, float]
+    numbers: frozenset[str]
+    unknown: tuple[str, ...]
+    text_key: str
+    known: int = 0
+
+
+class _LangIndex:
+    """The index of one language: stored questions as weighted term sets."""
+
+    def __init__(
+        self,
+        lang: Lang,
+        entries: Sequence[IndexEntry],
+        synonyms: Sequence[Sequence[str]],
+        config: MatcherConfig,
+    ) -> None:
+        self.lang = lang
+        self.config = config
+        stop = RU_STOP if lang == "ru" else EN_STOP
+        self._function_words = frozenset(QUESTION_WORDS) | stop
+        self._function_list = sorted(w for w in self._function_words if len(w) >= 3)
+        self._function_fixes: dict[str, str] = {}
+        self._corrections: dict[str, str | None] = {}
+        self._synonym_single: dict[str, str] = {}
+        self._synonym_phrases: list[tuple[tuple[str, ...], str]] = []
+        vocab: set[str] = set()
+        for group in synonyms:
+            members = [tuple(stem(w, lang) for w in self._prepare(phrase)) for phrase in group]
+            members = [m for m in members if m]
+            if not members:
+                continue
+            canonical = "_".join(members[0])
+            for member in members:
+                vocab.update(member)
+                if len(member) == 1:
+                    self._synonym_single.setdefault(member[0], canonical)
+                else:
+                    self._synonym_phrases.append((member, canonical))
+        self._synonym_phrases.sort(key=lambda p: -len(p[0]))
+
+        self.question_text: list[str] = []
+        self.question_entry: list[int] = []
+        self.question_terms: list[frozenset[str]] = []
+        self.question_key: list[str] = []
+        self.entry_questions: list[range] = []
+        self.entry_term_counts: list[dict[str, int]] = []
+        self.entry_extra: list[frozenset[str]] = []
+        self.entry_numbers: list[frozenset[str]] = []
+        self.entry_quantity: list[bool] = []
+        self.entry_time: list[bool] = []
+        postings: dict[str, list[int]] = defaultdict(list)
+        for entry_index, entry in enumerate(entries):
+            counts: dict[str, int] = defaultdict(int)
+            numbers: set[str] = set()
+            first = len(self.question_text)
+            for question in entry.questions.get(lang, ()):
+                raw = self._prepare(question)
+                stems = [stem(w, lang) for w in raw]
+                vocab.update(
+                    s for w, s in zip(raw, stems, strict=True) if not self._is_function(w)
+                )
+                terms = frozenset(self._terms(raw, stems)) | frozenset(intent_tokens(raw))
+                qid = len(self.question_text)
+                self.question_text.append(question)
+                self.question_entry.append(entry_index)
+                self.question_terms.append(terms)
+                self.question_key.append(" ".join(sorted(terms)))
+                numbers.update(t for t in terms if t[0].isdigit())
+                for term in terms:
+                    counts[term] += 1
+                    postings[term].append(qid)
+            self.entry_questions.append(range(first, len(self.question_text)))
+            extra_text = entry.extra_text.get(lang, "")
+            self.entry_quantity.append(states_quantity(extra_text))
+            self.entry_time.append(states_time(extra_text))
+            raw = self._prepare(extra_text)
+            stems = [stem(w, lang) for w in raw]
+            vocab.update(s for w, s in zip(raw, stems, strict=True) if not self._is_function(w))
+            extra = frozenset(self._terms(raw, stems))
+            numbers.update(t for t in extra if t[0].isdigit())
+            self.entry_term_counts.append(dict(counts))
+            self.entry_extra.append(extra)
+            self.entry_numbers.append(frozenset(numbers))
+        self.postings = {term: tuple(ids) for term, ids in postings.items()}
+
+        entry_count = max(len(entries), 1)
+        document_frequency: dict[str, int] = defaultdict(int)
+        for counts, extra in zip(self.entry_term_counts, self.entry_extra, strict=True):
+            for term in set(counts) | extra:
+                document_frequency[term] += 1
+        self.idf = {
+            term: math.log(1 + entry_count / df) for term, df in document_frequency.items()
+        }
+        self.max_idf = math.log(1 + entry_count)
+        self.question_weight = [sum(self._weight(t) for t in ts) for ts in self.question_terms]
+        self.vocab = frozenset(v for v in vocab if not v[0].isdigit())
+        self._vocab_list = sorted(self.vocab)
+
+    # -- text → terms -------------------------------------------------------------------
+
+    def _prepare(self, text: str) -> list[str]:
+        """Fold and split; in Russian, Latin-script words are transliterated to Cyrillic."""
+        out = []
+        for word in words(text):
+            if word[0].isdigit():
+                out.append(expand_year(word))
+            elif self.lang == "ru" and word.isascii():
+                out.append(latin_to_cyrillic(word))
+            else:
+                out.append(word)
+        return out
+
+    def _is_function(self, word: str) -> bool:
+        return word in QUESTION_WORDS or is_stop(word, self.lang)
+
+    def _terms(self, raw: list[str], stems: list[str | None]) -> list[str]:
+        """Apply synonyms (phrases may include function words, as in "go back"), drop the rest.
+
+        A None stem marks a word the vocabulary does not know; it is skipped here.
+        """
+        out: list[str] = []
+        i = 0
+        while i < len(raw):
+            for phrase, canonical in self._synonym_phrases:
+                if tuple(stems[i : i + len(phrase)]) == phrase:
+                    out.append(canonical)
+                    i += len(phrase)
+                    break
+            else:
+                current = stems[i]
+                if current is not None and not self._is_function(raw[i]):
+                    out.append(self._synonym_single.get(current, current))
+                i += 1
+        return out
+
+    def _fix_function_words(self, raw: list[str]) -> list[str]:
+        """Repair typos in question and function words ("whyy", "сколко", "pochemy")."""
+        fixed = []
+        for word in raw:
+            if (
+                len(word) >= 4
+                and not word[0].isdigit()
+                and word not in self._function_words
+                and stem(word, self.lang) not in self.vocab
+            ):
+                if word not in self._function_fixes:
+                    best = process.extractOne(
+                        word,
+                        self._function_list,
+                        scorer=fuzz.ratio,
+                        processor=None,
+                        score_cutoff=84.0,
+                    )
+                    self._function_fixes[word] = best[0] if best else word
+                word = self._function_fixes[word]
+            fixed.append(word)
+        return fixed
+
+    def correct(self, term: str) -> str | None:
+        """Return the vocabulary word a typo most likely meant, or None when unknown."""
+        if term in self.vocab or term[0].isdigit():
+            return term
+        if term in self._corrections:
+            return self._corrections[term]
+        fixed: str | None = None
+        if len(term) >= self.config.min_correction_len:
+            # Damerau-style (OSA) similarity: a swap of two letters is one typo, not two.
+            cutoff = 74.0 if len(term) <= 5 else 72.0
+            best = process.extractOne(
+                term,
+                self._vocab_list,
+                scorer=_osa_similarity,
+                processor=None,
+                score_cutoff=cutoff,
+            )
+            if best is not None:
+                fixed = best[0]
+        if len(self._corrections) < 100_000:
+            self._corrections[term] = fixed
+        return fixed
+
+    def query(self, text: str) -> _Query:
+        """Turn one message into weighted terms, keeping track of unknown words."""
+        raw = self._fix_function_words(self._prepare(text))
+        stems: list[str | None] = []
+        unknown: list[str] = []
+        for word in raw:
+            base = stem(word, self.lang)
+            if self._is_function(word):
+                stems.append(base)
+                continue
+            fixed = self.correct(base)
+            if fixed is None:
+                unknown.append(base)
+            stems.append(fixed)
+        terms: dict[str, float] = {}
+        for term in self._terms(raw, stems):
+            terms[term] = self._weight(term)
+        for token in intent_tokens(raw):
+            terms[token] = self._weight(token) * self.config.intent_weight
+        for term in unknown:
+            terms[f"!{term}"] = self.config.oov_weight
+        numbers = frozenset(t for t in terms if t[0].isdigit())
+        return _Query(
+            terms=terms,
+            numbers=numbers,
+            unknown=tuple(unknown),
+            text_key=" ".join(sorted(t for t in terms if t[0] != "!")),
+            known=sum(1 for t in terms if t[0] not in "!?"),
+        )
+
+    def _weight(self, term: str) -> float:
+        return self.idf.get(term, self.max_idf)
+
+    def known_share(self, text: str) -> float:
+        """Share of a message's words this language recognizes (for Latin script: en or ru?)."""
+        raw = self._prepare(text)
+        if not raw:
+            return 0.0
+        hits = 0
+        for probe in raw:
+            if probe[0].isdigit():
+                continue
+            if probe in QUESTION_WORDS or is_stop(probe, self.lang):
+                hits += 1
+            elif (fixed := self.correct(stem(probe, self.lang))) is not None and (
+                fixed == stem(probe, self.lang) or len(probe) >= 5
+            ):
+                hits += 1
+        return hits / len(raw)
+
+    # -- scoring ------------------------------------------------------------------------
+
+    def score(self, query: _Query, exclude: int | None = None) -> list[tuple[float, int, int]]:
+        """Score entries: list of (score, entry index, best question id), best first."""
+        config = self.config
+        total = sum(query.terms.values())
+        if total <= 0 or not any(t[0] not in "!?" for t in query.terms):
+            return []  # only question words or unknown words: nothing to match on
+        overlap: dict[int, float] = defaultdict(float)
+        for term, weight in query.terms.items():
+            for qid in self.postings.get(term, ()):
+                if qid != exclude:
+                    overlap[qid] += weight
+        best_dice: dict[int, tuple[float, int]] = {}
+        for qid, shared in overlap.items():
+            dice = 2 * shared / (total + self.question_weight[qid])
+            entry = self.question_entry[qid]
+            if dice > best_dice.get(entry, (-1.0, -1))[0]:
+                best_dice[entry] = (dice, qid)
+        excluded_entry = self.question_entry[exclude] if exclude is not None else -1
+        results: list[tuple[float, int, int]] = []
+        for entry, (dice, qid) in best_dice.items():
+            counts = self.entry_term_counts[entry]
+            extra = self.entry_extra[entry]
+            covered = 0.0
+            unmatched = 0
+            for term, weight in query.terms.items():
+                in_questions = counts.get(term, 0)
+                if entry == excluded_entry and exclude is not None:
+                    in_questions -= term in self.question_terms[exclude]
+                if in_questions > 0:
+                    covered += weight
+                elif term in extra:
+                    covered += weight * config.extra_credit
+                elif term[0] not in "!?":
+                    unmatched += 1
+            coverage = covered / total
+            score = 100 * (config.coverage_weight * coverage + (1 - config.coverage_weight) * dice)
+            if query.numbers - self.entry_numbers[entry]:
+                score *= config.number_penalty
+            # Unknown and unmatched words weigh less in a long message (rambling context)
+            # than in a short one, where they are usually the very thing being asked.
+            scale = max(1, query.known) ** config.penalty_scale
+            if query.unknown:
+                score *= config.oov_penalty ** (len(query.unknown) / scale)
+            if unmatched:
+                score *= config.unmatched_penalty ** (unmatched / scale)
+            if ("?many" in query.terms and not self.entry_quantity[entry]) or (
+                "?when" in query.terms and not self.entry_time[entry]
+            ):
+                score *= config.intent_penalty
+            results.append((score, entry, qid))
+        results.sort(key=lambda r: -r[0])
+        return self._refine(query, results, exclude)
+
+    def _refine(
+        self, query: _Query, results: list[tuple[float, int, int]], exclude: int | None
+    ) -> list[tuple[float, int, int]]:
+        """Add a bonus for a near-verbatim stored question among the top few entries."""
+        top = results[:5]
+        if not top or not query.text_key:
+            return results
+        refined = []
+        for score, entry, qid in top:
+            choices = {
+                q: self.question_key[q] for q in self.entry_questions[entry] if q != exclude
+            }
+            best = process.extractOne(
+                query.text_key,
+                choices,
+                scorer=fuzz.token_sort_ratio,
+                processor=None,
+                score_cutoff=70.0,
+            )
+            if best is not None:
+                similarity, best_qid = best[1], best[2]
+                bonus = self.config.fuzzy_bonus * (similarity - 70.0) / 30.0
+                refined.append((min(100.0, score + bonus), entry, int(best_qid)))
+            else:
+                refined.append((score, entry, qid))
+        refined.sort(key=lambda r: -r[0])
+        return refined + results[5:]
+
+
+class Matcher:
+    """The index over a knowledge base; `match()` decides answer, clarify or unknown."""
+
+    def __init__(
+        self,
+        entries: Sequence[IndexEntry],
+        synonyms: Mapping[str, Sequence[Sequence[str]]] | None = None,
+        config: MatcherConfig | None = None,
+    ) -> None:
+        self.config = config or MatcherConfig()
+        self.entries = tuple(entries)
+        synonyms = synonyms or {}
+        self.indexes: dict[Lang, _LangIndex] = {
+            lang: _LangIndex(lang, self.entries, synonyms.get(lang, ()), self.config)
+            for lang in LANGS
+        }
+
+    @classmethod
+    def from_knowledge(cls, kb: object, config: MatcherConfig | None = None) -> Matcher:
+        """Build the index from a loaded KnowledgeBase."""
+        from bot.knowledge import KnowledgeBase
+
+        assert isinstance(kb, KnowledgeBase)  # noqa: S101 - typed loosely to avoid a cycle
+        entries = [
+            IndexEntry(
+                id=entry.id,
+                questions={lang: entry.questions.get(lang) for lang in LANGS},
+                extra_text={
+                    lang: " ".join(
+                        [entry.title.get(lang), entry.answer.get(lang)]
+                        + ([entry.quote.speaker.get(lang)] if entry.quote else [])
+                    )
+                    for lang in LANGS
+                },
+            )
+            for entry in kb.entries
+        ]
+        synonyms = {"en": kb.synonyms.en, "ru": kb.synonyms.ru}
+        return cls(entries, synonyms, config)
+
+    def detect_language(self, text: str, fallback: Lang | None = None) -> Lang:
+        """Cyrillic is Russian; Latin script is English unless it reads as transliterated Russian."""
+        script = script_of(text)
+        if script == "ru":
+            return "ru"
+        if script is None:
+            return fallback or "en"
+        english = self.indexes["en"].known_share(text)
+        russian = self.indexes["ru"].known_share(text)
+        if russian > english:
+            return "ru"
+        if english == russian and fallback is not None:
+            return fallback
+        return "en"
+
+    def match(
+        self, text: str, lang: Lang | None = None, *, exclude: tuple[Lang, int] | None = None
+    ) -> MatchResult:
+        """Match one message. `lang` is only a fallback when the script can't tell.
+
+        `exclude` leaves one stored question out (for leave-one-out testing).
+        """
+        detected = self.detect_language(text, lang)
+        index = self.indexes[detected]
+        skip = exclude[1] if exclude is not None and exclude[0] == detected else None
+        best_scores: list[tuple[float, int, int]] = []
+        best_query: _Query | None = None
+        parts = sentences(text)
+        pieces = [text, *parts] if len(parts) > 1 else [text]
+        for piece in pieces:
+            query = index.query(piece)
+            scored = index.score(query, skip)
+            if scored and (not best_scores or scored[0][0] > best_scores[0][0]):
+                best_scores, best_query = scored, query
+            elif best_query is None:
+                best_query = query
+        return self._decide(index, detected, best_scores, best_query)
+
+    def _decide(
+        self,
+        index: _LangIndex,
+        lang: Lang,
+        scored: list[tuple[float, int, int]],
+        query: _Query | None,
+    ) -> MatchResult:
+        config = self.config
+        unknown_words = query.unknown if query else ()
+        candidates = tuple(
+            Candidate(
+                entry_id=self.entries[entry].id,
+                score=round(score, 1),
+                question=index.question_text[qid],
+            )
+            for score, entry, qid in scored[: config.max_candidates]
+        )
+        if not candidates or candidates[0].score < config.clarify_score:
+            top = candidates[0].score if candidates else 0.0
+            return MatchResult("unknown", None, top, lang, None, candidates, unknown_words)
+        best = candidates[0]
+        runner_up = candidates[1].score if len(candidates) > 1 else 0.0
+        lead = best.score - runner_up
+        if (best.score >= config.answer_score and lead >= config.margin) or (
+            lead >= config.solo_margin and not unknown_words
+        ):
+            return MatchResult(
+                "answer", best.entry_id, best.score, lang, best.question, candidates, unknown_words
+            )
+        close = tuple(c for c in candidates if c.score >= config.clarify_score)
+        return MatchResult(
+            "clarify", best.entry_id, best.score, lang, best.question, close, unknown_words
+        )
+
+    def search(self, text: str, lang: Lang | None = None, limit: int = 10) -> list[Candidate]:
+        """Rank entries for inline mode: every plausible entry, best first."""
+        detected = self.detect_language(text, lang)
+        index = self.indexes[detected]
+        scored = index.score(index.query(text))
+        return [
+            Candidate(self.entries[entry].id, round(score, 1), index.question_text[qid])
+            for score, entry, qid in scored[:limit]
+            if score >= self.config.clarify_score
+        ]
+
+    def stored_questions(self, lang: Lang) -> list[tuple[int, str, str]]:
+        """List (question id, entry id, text) of one language, for leave-one-out tests."""
+        index = self.indexes[lang]
+        return [
+            (qid, self.entries[entry].id, index.question_text[qid])
+            for qid, entry in enumerate(index.question_entry)
+        ]

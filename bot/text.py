@@ -1,0 +1,277 @@
+"""Text normalization for matching: one place that decides what a "word" is.
+
+Both the index (built from the knowledge base) and every incoming question go through
+the same functions, so the two sides always agree.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+_EN_STEMMER = snowballstemmer.stemmer("english")
+_RU_STEMMER = snowballstemmer.stemmer("russian")
+
+_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+# Words are runs of letters and digits; a decimal point or comma between digits stays.
+_WORD = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)?")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+|(?<=[?])")
+
+# Function words that carry no topic. Question words are NOT here: they become intent
+# tokens (see QUESTION_WORDS), because "why" and "how many" ask for different entries.
+EN_STOP = frozenset(
+    """
+    a an the and or but if then so of to in on at by for from with about as into onto
+    is are was were be been being am do does did doing have has had having will would shall
+    should can could may might must i me my mine we us our ours he him his she her hers it its
+    they them their theirs this that these those there here such some any all each every
+    very really actually just also too even ever only more most
+    nor than then well ok okay oh hey hi hello hiya thanks thank please pls plz
+    tell say said know let lets let's like want wanna gonna got get gets getting going go
+    something anything thing things stuff kind sort lot lots bit quite rather pretty maybe
+    perhaps sure yes yeah yep mean means wondering wonder curious question asking ask
+    dear friend guys folks bro good morning evening afternoon day greetings regards cheers
+    anyone someone somebody anybody which whose whom one ones im i'm ive i've id i'd youre
+    u ur r ya hm hmm um uh btw lol pls thx ty
+    explain explained guy guys ppl people's rn tbh imo lmao omg wow huh exactly basically
+    could would there's isnt aren't wasnt don't dont doesnt didnt cant can't won't
+    true right correct happen happened happening whats what's
+    """.split()
+)
+RU_STOP = frozenset(
+    """
+    и а но или да нет ни же ли бы то это этот эта эти тот та те так также тоже еще уже
+    в во на с со к ко у о об от до по за из изо при про для без над под через между
+    я мне меня мой моя мои мы нас нам наш он его ему она ее ей они их им оно свой свои
+    был была были было быть будет есть является буду будут бывает
+    вот вообще очень просто именно только ведь вон там тут здесь потом
+    ваш ваша ваше ваши вас вам тебя тебе твой твоя твои
+    ну ой эй привет здравствуйте здравствуй добрый день вечер утро спасибо пожалуйста плиз
+    подскажите подскажи скажите скажи расскажите расскажи объясните объясни интересно
+    хочу хотел хотела хотелось знать узнать знаю
+    вопрос вопросик можно ли как-то какой-то что-то кто-то все всё весь вся всех всего
+    который которые которая которых чем чтобы если когда-то ах ох хм ага угу ок окей
+    кстати короче типа вроде якобы пжл спс
+    слушай слушайте блин ваще вообще-то реально правда действительно
+    так-то значит это-то лол ладно хорошо понятно
+    """.split()
+)
+
+# Question words become intent tokens shared by both languages.
+QUESTION_WORDS: dict[str, str] = {
+    "why": "?why",
+    "how": "?how",
+    "many": "?many",
+    "much": "?many",
+    "who": "?who",
+    "when": "?when",
+    "where": "?where",
+    "what": "?what",
+    "whats": "?what",
+    "what's": "?what",
+    "почему": "?why",
+    "зачем": "?why",
+    "отчего": "?why",
+    "причина": "?why",
+    "причины": "?why",
+    "сколько": "?many",
+    "скольк": "?many",
+    "как": "?how",
+    "кто": "?who",
+    "когда": "?when",
+    "где": "?where",
+    "куда": "?where",
+    "что": "?what",
+    "чё": "?what",
+    "че": "?what",
+    "шо": "?what",
+}
+# "how many" and "how much" are one intent; a lone "how" stays "?how".
+_HOW_MANY = {("?how", "?many")}
+
+
+def fold(text: str) -> str:
+    """Unicode-normalize and casefold; drop control, zero-width and emoji characters."""
+    text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
+    kept = []
+    for char in text:
+        category = unicodedata.category(char)
+        if category[0] in "LN" or char in "'’.,":
+            kept.append(char)
+        elif category[0] == "Z" or char in "\n\t\r-–—/":
+            kept.append(" ")
+        else:
+            # Punctuation, symbols (emoji), control (Cc), format (Cf: zero-width) → separator.
+            kept.append(" " if category[0] in "PS" else "")
+    return " ".join("".join(kept).split())
+
+
+def words(text: str) -> list[str]:
+    """Split folded text into words (letters, or numbers with their separators)."""
+    out = []
+    for match in _WORD.finditer(fold(text)):
+        word = match.group(0).replace("’", "'")
+        if word[0].isdigit():
+            out.append(word.replace(",", "."))
+        else:
+            out.append(word.replace("'", "") if not word.endswith("'s") else word[:-2])
+    return out
+
+
+def script_of(text: str) -> str | None:
+    """Return "ru" for Cyrillic text, "latin" for Latin-only text, None with no letters."""
+    cyrillic = len(_CYRILLIC.findall(text))
+    latin = len(_LATIN.findall(text))
+    if cyrillic == 0 and latin == 0:
+        return None
+    return "ru" if cyrillic >= latin else "latin"
+
+
+def sentences(text: str) -> list[str]:
+    """Split a message into sentences, so a question buried in a long message is found."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    return parts or [text]
+
+
+# Latin transliteration of Russian → Cyrillic, longest patterns first. Covers the common
+# habits (GOST, BGN, "phone" transliteration): sch/shch, kh/h, ts/c, ya/ja/ia, yu/ju/iu, j/y.
+_TRANSLIT_MULTI = (
+    ("shch", "щ"),
+    ("sch", "щ"),
+    ("zh", "ж"),
+    ("kh", "х"),
+    ("ch", "ч"),
+    ("sh", "ш"),
+    ("ts", "ц"),
+    ("tz", "ц"),
+    ("yu", "ю"),
+    ("ju", "ю"),
+    ("iu", "ю"),
+    ("ya", "я"),
+    ("ja", "я"),
+    ("ia", "я"),
+    ("yo", "е"),
+    ("jo", "е"),
+    ("ye", "е"),
+    ("je", "е"),
+    ("ei", "ей"),
+    ("ey", "ей"),
+    ("ai", "ай"),
+    ("ay", "ай"),
+    ("oi", "ой"),
+    ("oy", "ой"),
+    ("ui", "уй"),
+    ("uy", "уй"),
+    ("iy", "ий"),
+    ("ij", "ий"),
+    ("yj", "ый"),
+    ("y", "ы"),
+    ("x", "кс"),
+)
+_TRANSLIT_SINGLE = str.maketrans(
+    {
+        "a": "а",
+        "b": "б",
+        "v": "в",
+        "w": "в",
+        "g": "г",
+        "d": "д",
+        "e": "е",
+        "z": "з",
+        "i": "и",
+        "j": "й",
+        "k": "к",
+        "q": "к",
+        "l": "л",
+        "m": "м",
+        "n": "н",
+        "o": "о",
+        "p": "п",
+        "r": "р",
+        "s": "с",
+        "t": "т",
+        "u": "у",
+        "f": "ф",
+        "h": "х",
+        "c": "ц",
+        "'": "ь",
+    }
+)
+_TRANSLIT_RE = re.compile("|".join(p for p, _ in _TRANSLIT_MULTI))
+_TRANSLIT_MAP = dict(_TRANSLIT_MULTI)
+
+
+@lru_cache(maxsize=65536)
+def latin_to_cyrillic(word: str) -> str:
+    """Transliterate a Latin-script Russian word back to Cyrillic, approximately.
+
+    Exactness is not needed: the result is stemmed and typo-corrected against the
+    Russian vocabulary, which absorbs the remaining ь/й/ы ambiguity.
+    """
+    return _TRANSLIT_RE.sub(lambda m: _TRANSLIT_MAP[m.group(0)], word).translate(_TRANSLIT_SINGLE)
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str, lang: str) -> str:
+    """Stem one folded word in `lang` ("en" or "ru"); numbers are kept as they are."""
+    if word[0].isdigit():
+        return word
+    if lang == "ru":
+        if _LATIN.search(word):
+            word = latin_to_cyrillic(word)
+        return _RU_STEMMER.stemWord(word)
+    return _EN_STEMMER.stemWord(word)
+
+
+def is_stop(word: str, lang: str) -> bool:
+    """Tell whether `word` is a function word in `lang` (question words never are)."""
+    if word in QUESTION_WORDS:
+        return False
+    return word in (RU_STOP if lang == "ru" else EN_STOP)
+
+
+def intent_tokens(raw_words: list[str]) -> list[str]:
+    """Map question words to shared intent tokens ("how many" → "?many")."""
+    out: list[str] = []
+    for word in raw_words:
+        token = QUESTION_WORDS.get(word)
+        if token is None:
+            continue
+        if out and (out[-1], token) in _HOW_MANY:
+            out[-1] = token
+        else:
+            out.append(token)
+    return out
+
+
+_SHORT_YEAR = re.compile(r"^(1[4-9]|2\d|30)$")
+
+
+def expand_year(word: str) -> str:
+    """Read a two-digit number like "22" (as in "в 22-м", "in '22") as the year 2022."""
+    return f"20{word}" if _SHORT_YEAR.match(word) else word
+
+
+_QUANTITY = re.compile(
+    r"\d|half|third|fifth|quarter|percent|thousand|hundred|million|dozen|"
+    r"половин|трет|пят|четверт|процент|тысяч|сотн|сотен|миллион|десят"
+)
+_TIME = re.compile(
+    r"\b(19|20)\d\d\b|january|february|march|april|may|june|july|august|september|october|"
+    r"november|december|январ|феврал|март|апрел|мая|май|июн|июл|август|сентябр|октябр|"
+    r"ноябр|декабр"
+)
+
+
+def states_quantity(text: str) -> bool:
+    """Tell whether a text gives any amount (digits, "half", "тысяч"…): can it answer "how many"?"""
+    return bool(_QUANTITY.search(text.casefold()))
+
+
+def states_time(text: str) -> bool:
+    """Tell whether a text gives a date, year or month: can it answer "when"?"""
+    return bool(_TIME.search(text.casefold()))
