@@ -240,8 +240,9 @@ def cmd_kb_test(args: argparse.Namespace) -> int:
         if args.verbose:
             for outcome in report.outcomes:
                 if not outcome.correct:
+                    case = outcome.case
                     _out(
-                        f"    MISS [{outcome.case.lang}/{outcome.case.style}] {outcome.case.question!r}"
+                        f"    MISS [{case.lang}/{case.style}] {case.question!r}"
                         f" expected {outcome.case.expect}, got {outcome.got}"
                         f" ({outcome.result.score}; {outcome.result.question!r})"
                     )
@@ -249,9 +250,7 @@ def cmd_kb_test(args: argparse.Namespace) -> int:
             failed = True
             _out(f"  BELOW THRESHOLD: {metric} = {value:.3f} (threshold {bound})")
     if failed:
-        _out(
-            "kb test failed: matching quality is below the thresholds in tests/eval/thresholds.yaml"
-        )
+        _out("kb test failed: matching is below the thresholds in tests/eval/thresholds.yaml")
         return EXIT_PROBLEMS
     _out("kb test passed")
     return EXIT_OK

@@ -129,7 +129,7 @@ def evaluate(matcher: Matcher, cases: list[EvalCase], name: str) -> Report:
 
 
 def leave_one_out(matcher: Matcher) -> Report:
-    """Route each stored question with itself removed from the index; it must still find its entry."""
+    """Route each stored question, itself removed from the index; it must find its entry."""
     report = Report("leave-one-out")
     for lang in LANGS:
         for qid, entry_id, text in matcher.stored_questions(lang):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -326,10 +326,13 @@ class _LangIndex:
         for probe in raw:
             if probe[0].isdigit():
                 continue
-            if probe in QUESTION_WORDS or is_stop(probe, self.lang):
-                hits += 1
-            elif (fixed := self.correct(stem(probe, self.lang))) is not None and (
-                fixed == stem(probe, self.lang) or len(probe) >= 5
+            if (
+                probe in QUESTION_WORDS
+                or is_stop(probe, self.lang)
+                or (
+                    (fixed := self.correct(stem(probe, self.lang))) is not None
+                    and (fixed == stem(probe, self.lang) or len(probe) >= 5)
+                )
             ):
                 hits += 1
         return hits / len(raw)
@@ -459,7 +462,7 @@ class Matcher:
         return cls(entries, synonyms, config)
 
     def detect_language(self, text: str, fallback: Lang | None = None) -> Lang:
-        """Cyrillic is Russian; Latin script is English unless it reads as transliterated Russian."""
+        """Cyrillic is Russian; Latin is English unless it reads as transliterated Russian."""
         script = script_of(text)
         if script == "ru":
             return "ru"

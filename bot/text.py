@@ -268,7 +268,7 @@ _TIME = re.compile(
 
 
 def states_quantity(text: str) -> bool:
-    """Tell whether a text gives any amount (digits, "half", "тысяч"…): can it answer "how many"?"""
+    """Tell whether a text gives an amount (digits, "half", "тысяч"): can it answer "how many"?"""
     return bool(_QUANTITY.search(text.casefold()))
 
 

@@ -1,0 +1,142 @@
+"""Admin commands (/reload, /gaps, /stats, /kb): only for RETURNBOT_ADMIN_IDS, in private.
+
+For anyone else, in a group, or when forwarded, they behave exactly like unknown commands
+and reveal nothing.
+"""
+
+from __future__ import annotations
+
+import html
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot.app import reload_knowledge
+from bot.gaps import cluster_gaps
+from handlers.commands import unknown_command
+from handlers.replies import bot_data, user_lang
+
+MAX_ERRORS_SHOWN = 15
+
+
+def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    data = bot_data(context)
+    message = update.effective_message
+    user = update.effective_user
+    chat = update.effective_chat
+    return (
+        user is not None
+        and chat is not None
+        and message is not None
+        and chat.type == chat.PRIVATE
+        and message.forward_origin is None
+        and user.id in data.require().settings.admin_ids
+    )
+
+
+async def _send(update: Update, text: str) -> None:
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(text[:4000], do_quote=False)
+
+
+async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Reload the knowledge base; report the version, or the errors that kept the old one."""
+    if not _is_admin(update, context):
+        await unknown_command(update, context)
+        return
+    data = bot_data(context)
+    lang = user_lang(update, data)
+    result = await reload_knowledge(context.application, "/reload by an admin")
+    ui = result.snapshot.kb.ui
+    if result.ok:
+        kb = result.snapshot.kb
+        text = ui.text("reload_ok", lang, version=str(kb.version), entries=kb.stats.entries)
+        await _send(update, html.escape(text))
+        return
+    root = data.require().runtime.root.parent
+    lines = [html.escape(e.format(root)) for e in result.errors[:MAX_ERRORS_SHOWN]]
+    more = len(result.errors) - MAX_ERRORS_SHOWN
+    if more > 0:
+        lines.append(f"… +{more}")
+    await _send(
+        update,
+        html.escape(ui.text("reload_failed", lang)) + "\n<code>" + "\n".join(lines) + "</code>",
+    )
+
+
+async def gaps_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """List the most frequent unanswered questions, grouped, each with its nearest entry."""
+    if not _is_admin(update, context):
+        await unknown_command(update, context)
+        return
+    data = bot_data(context)
+    lang = user_lang(update, data)
+    ui = data.require().runtime.current.kb.ui
+    limit = 10
+    if context.args and context.args[0].isdigit():
+        limit = max(1, min(50, int(context.args[0])))
+    if not data.require().storage.healthy:
+        await _send(update, html.escape(ui.text("storage_unavailable", lang)))
+        return
+    clusters = cluster_gaps(data.require().storage.gaps())[:limit]
+    if not clusters:
+        await _send(update, html.escape(ui.text("gaps_empty", lang)))
+        return
+    lines = [f"<b>{html.escape(ui.text('gaps_title', lang))}</b>"]
+    for cluster in clusters:
+        nearest = cluster.nearest_entry or "—"
+        lines.append(
+            f"{cluster.count}× [{cluster.lang}] {html.escape(cluster.example)} → "
+            f"<code>{html.escape(nearest)}</code> ({cluster.best_score:.0f})"
+        )
+    await _send(update, "\n".join(lines))
+
+
+async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show the last 7 days: questions, answered/clarify/unknown shares, top entries, feedback."""
+    if not _is_admin(update, context):
+        await unknown_command(update, context)
+        return
+    data = bot_data(context)
+    lang = user_lang(update, data)
+    ui = data.require().runtime.current.kb.ui
+    if not data.require().storage.healthy:
+        await _send(update, html.escape(ui.text("storage_unavailable", lang)))
+        return
+    stats = data.require().storage.stats(days=7)
+    total = max(stats.questions, 1)
+    lines = [
+        f"<b>{html.escape(ui.text('stats_title', lang, days=stats.days))}</b>",
+        f"questions: {stats.questions}",
+        f"answered: {stats.answered} ({100 * stats.answered / total:.0f}%)",
+        f"clarify: {stats.clarify} ({100 * stats.clarify / total:.0f}%)",
+        f"unknown: {stats.unknown} ({100 * stats.unknown / total:.0f}%)",
+    ]
+    for code, counts in sorted(stats.by_lang.items()):
+        lines.append(
+            f"{html.escape(code)}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        )
+    for entry_id, count in stats.top_entries[:5]:
+        up, down = stats.feedback.get(entry_id, (0, 0))
+        lines.append(f"<code>{html.escape(entry_id)}</code>: {count} (👍 {up} / 👎 {down})")
+    await _send(update, "\n".join(lines))
+
+
+async def kb_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Show which knowledge base serves: version, counts, when it was loaded."""
+    if not _is_admin(update, context):
+        await unknown_command(update, context)
+        return
+    data = bot_data(context)
+    kb = data.require().runtime.current.kb
+    text = kb.ui.text(
+        "kb_info",
+        user_lang(update, data),
+        version=str(kb.version),
+        entries=kb.stats.entries,
+        questions_en=kb.stats.questions_en,
+        questions_ru=kb.stats.questions_ru,
+        loaded_at=kb.loaded_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+    )
+    await _send(update, html.escape(text))

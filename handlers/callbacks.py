@@ -1,0 +1,62 @@
+"""Inline button presses: answers, topic navigation, language choice and feedback."""
+
+from __future__ import annotations
+
+import contextlib
+
+from telegram import InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.answers import ACTION_FEEDBACK, ACTION_LANG
+from handlers.replies import bot_data, decode_action, edit_or_send, send_reply, user_lang
+
+
+def _without_feedback(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
+    if markup is None:
+        return None
+    rows = [
+        [b for b in row if not (b.callback_data or "").startswith(f"{ACTION_FEEDBACK}:")]
+        for row in markup.inline_keyboard
+    ]
+    rows = [row for row in rows if row]
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
+async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Carry out a button; old or forged buttons get "this button has expired"."""
+    query = update.callback_query
+    if query is None:
+        return
+    data = bot_data(context)
+    raw = query.data if isinstance(query.data, str) else ""
+    action, shown_lang = decode_action(raw)
+    lang = shown_lang or user_lang(update, data)
+    message = query.message
+    if (
+        action.startswith(f"{ACTION_FEEDBACK}:")
+        and isinstance(message, Message)
+        and not data.remember_vote(message.chat.id, message.message_id)
+    ):
+        await query.answer(data.require().answers.text("feedback_thanks", lang).text)
+        return
+    reply = data.require().answers.press(action, lang=lang)
+    if reply.kind == "expired":
+        await query.answer(reply.text, show_alert=True)
+        return
+    if action.startswith(f"{ACTION_FEEDBACK}:"):
+        await query.answer(reply.text)
+        if isinstance(message, Message):
+            # A message too old to edit keeps its buttons; the vote still counts once.
+            with contextlib.suppress(BadRequest):
+                await message.edit_reply_markup(_without_feedback(message.reply_markup))
+        return
+    await query.answer()
+    if action.startswith(f"{ACTION_LANG}:"):
+        if update.effective_chat is not None:
+            data.chat_langs[update.effective_chat.id] = reply.lang
+        await edit_or_send(update, context, message, reply)
+    elif reply.kind in {"topics", "topic"}:
+        await edit_or_send(update, context, message, reply)
+    else:
+        await send_reply(update, context, reply)

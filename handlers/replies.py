@@ -1,0 +1,132 @@
+"""Send a `Reply` to Telegram: HTML chunks, inline keyboards, language-tagged callback data."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Message,
+    ReplyParameters,
+    Update,
+)
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import ContextTypes
+
+from bot.answers import Reply, lang_from_code
+from bot.app import BotData, bot_data
+from bot.knowledge import LANGS, Lang
+from bot.render import to_html
+
+logger = logging.getLogger(__name__)
+
+CALLBACK_LIMIT = 64  # bytes, Telegram's limit for callback data
+
+
+def encode_action(action: str, lang: Lang) -> str:
+    """Callback data: the action plus the language the buttons were shown in."""
+    data = f"{action}|{lang}"
+    if len(data.encode()) > CALLBACK_LIMIT:  # ids are capped at 40 characters; never happens
+        raise ValueError("callback data over 64 bytes")
+    return data
+
+
+def decode_action(data: str) -> tuple[str, Lang | None]:
+    """Split callback data into action and language; anything odd yields no language."""
+    action, _, lang = data.rpartition("|")
+    if not action:
+        return data, None
+    return action, lang if lang in LANGS else None  # type: ignore[return-value]
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    """The reply's buttons as an inline keyboard."""
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(b.label, callback_data=encode_action(b.action, reply.lang))
+                for b in row
+            ]
+            for row in reply.buttons
+        ]
+    )
+
+
+def user_lang(update: Update, data: BotData) -> Lang:
+    """The language for interface texts: the chat's /lang choice, else the user's client."""
+    chat = update.effective_chat
+    if chat is not None and chat.id in data.chat_langs:
+        return data.chat_langs[chat.id]  # type: ignore[return-value]
+    user = update.effective_user
+    return lang_from_code(user.language_code if user else None) or "en"
+
+
+def chat_choice(update: Update, data: BotData) -> Lang | None:
+    """The language chosen with /lang in this chat, if any."""
+    chat = update.effective_chat
+    return data.chat_langs.get(chat.id) if chat is not None else None  # type: ignore[return-value]
+
+
+async def send_reply(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply, *, quote: bool = False
+) -> Message | None:
+    """Send a reply (split to 4096), keyboard on the last part; a blocked chat is not an error."""
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    message = update.effective_message
+    parameters = (
+        ReplyParameters(message.message_id, allow_sending_without_reply=True)
+        if quote and message is not None
+        else None
+    )
+    chunks = to_html(reply)
+    sent: Message | None = None
+    try:
+        for index, chunk in enumerate(chunks):
+            last = index == len(chunks) - 1
+            sent = await context.bot.send_message(
+                chat.id,
+                chunk,
+                reply_markup=keyboard(reply) if last else None,
+                reply_parameters=parameters if index == 0 else None,
+            )
+    except Forbidden:
+        logger.info("a user has blocked the bot or left; reply dropped")
+        return None
+    return sent
+
+
+async def edit_or_send(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    message: MaybeInaccessibleMessage | None,
+    reply: Reply,
+) -> None:
+    """Replace a navigation message in place; fall back to a new message if that fails."""
+    chunks = to_html(reply)
+    if isinstance(message, Message) and len(chunks) == 1:
+        try:
+            await message.edit_text(chunks[0], reply_markup=keyboard(reply))
+            return
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return
+            logger.info("could not edit a message (%s); sending a new one", type(exc).__name__)
+    await send_reply(update, context, reply)
+
+
+__all__ = [
+    "bot_data",
+    "chat_choice",
+    "decode_action",
+    "edit_or_send",
+    "encode_action",
+    "keyboard",
+    "send_reply",
+    "user_lang",
+]
