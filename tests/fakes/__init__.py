@@ -1,0 +1,1 @@
+"""In-process fakes of external services, so integration tests never touch the network."""
