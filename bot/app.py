@@ -239,9 +239,9 @@ async def _post_shutdown(application: Application) -> None:  # type: ignore[type
     logger.info("returnbot stopped")
 
 
-def run_bot(settings: Settings) -> int:
+def run_bot(settings: Settings, runtime: KnowledgeRuntime | None = None) -> int:
     """Run until SIGTERM/SIGINT: long polling by default, a webhook when configured."""
-    application = build_application(settings)
+    application = build_application(settings, runtime=runtime)
     if settings.webhook_url:
         host, _, port = settings.webhook_listen.rpartition(":")
         application.run_webhook(

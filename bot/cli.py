@@ -18,6 +18,7 @@ from bot.knowledge import LANGS, KnowledgeBase, KnowledgeLoadError, load_knowled
 from bot.knowledge.models import EntriesFile
 from bot.render import to_plain
 from bot.runtime import KnowledgeRuntime, Snapshot, build_snapshot
+from bot.settings import Settings
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -256,6 +257,59 @@ def cmd_kb_test(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the Telegram bot; configuration problems are one line and exit code 2."""
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _err(f"returnbot: {exc}")
+        return EXIT_USAGE
+    if settings.token is None:
+        _err(
+            "returnbot: no token: set RETURNBOT_TOKEN, or the file returnbot_token in "
+            "$CREDENTIALS_DIRECTORY (try `returnbot chat` to talk to the bot locally)"
+        )
+        return EXIT_USAGE
+    return _run_telegram(settings)
+
+
+def _run_telegram(settings: Settings) -> int:
+    from bot.app import run_bot
+    from bot.logs import configure_logging
+
+    assert settings.token is not None  # noqa: S101 - checked by the callers
+    secrets = [settings.token.get_secret_value()]
+    if settings.webhook_secret is not None:
+        secrets.append(settings.webhook_secret.get_secret_value())
+    configure_logging(settings.log_level, secrets)
+    try:
+        runtime = KnowledgeRuntime.load(settings.knowledge_dir)
+    except KnowledgeLoadError as exc:
+        for error in exc.errors:
+            _err(error.format(Path.cwd()))
+        _err(f"returnbot: {len(exc.errors)} problem(s) in the knowledge base; not starting")
+        return EXIT_PROBLEMS
+    return run_bot(settings, runtime)
+
+
+def cmd_default(args: argparse.Namespace) -> int:
+    """No subcommand: the Telegram bot when a token is configured, otherwise the local chat."""
+    from bot.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        _err(f"returnbot: {exc}")
+        return EXIT_USAGE
+    if settings.token is not None:
+        return _run_telegram(settings)
+    args.knowledge = settings.knowledge_dir
+    args.lang = None
+    return cmd_chat(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe every subcommand; `returnbot` alone runs the bot or the local chat."""
     parser = argparse.ArgumentParser(
@@ -264,7 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
         "knowledge base. Without a subcommand: the Telegram bot when a token is configured, "
         "otherwise the local chat.",
     )
+    parser.set_defaults(handler=cmd_default, knowledge=None)
     commands = parser.add_subparsers(dest="command")
+
+    run = commands.add_parser("run", help="run the Telegram bot (needs a token)")
+    run.set_defaults(handler=cmd_run)
 
     ask = commands.add_parser("ask", help="answer one question (or stdin lines as JSON)")
     ask.add_argument("question", nargs="*", help="the question; omit to read stdin lines")
@@ -299,11 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `returnbot` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return EXIT_USAGE
-    return int(handler(args))
+    return int(args.handler(args))
 
 
 if __name__ == "__main__":

@@ -95,9 +95,23 @@ class IndexEntry:
     extra_text: Mapping[str, str] = field(default_factory=dict)
 
 
-def _osa_similarity(a: str, b: str, *, score_cutoff: float | None = None) -> float:
-    """Optimal-string-alignment similarity in 0..100 (transpositions count once)."""
-    return 100.0 * OSA.normalized_similarity(a, b, score_cutoff=(score_cutoff or 0) / 100)
+def _nearest(word: str, choices: Sequence[str]) -> str | None:
+    """The closest choice within a typo's reach (optimal string alignment distance).
+
+    Typos rarely hit the first letter (choices share it), and a swap of two letters is
+    one typo. Words of four letters get one dropped, added or swapped letter but no
+    substitution: "safe" must not become "save", while "putn" is "putin".
+    """
+    allowed = 1 if len(word) <= 8 else 2
+    best = process.extractOne(
+        word, choices, scorer=OSA.distance, processor=None, score_cutoff=allowed
+    )
+    if best is None:
+        return None
+    found = best[0]
+    if len(word) <= 4 and len(found) == len(word) and sorted(found) != sorted(word):
+        return None
+    return found
 
 
 @dataclass
@@ -129,6 +143,7 @@ class _LangIndex:
         self._synonym_single: dict[str, str] = {}
         self._synonym_phrases: list[tuple[tuple[str, ...], str]] = []
         vocab: set[str] = set()
+        surface: dict[str, str] = {}  # every knowledge-base word as written → its stem
         for group in synonyms:
             members = [tuple(stem(w, lang) for w in self._prepare(phrase)) for phrase in group]
             members = [m for m in members if m]
@@ -161,9 +176,10 @@ class _LangIndex:
             for question in entry.questions.get(lang, ()):
                 raw = self._prepare(question)
                 stems = [stem(w, lang) for w in raw]
-                vocab.update(
-                    s for w, s in zip(raw, stems, strict=True) if not self._is_function(w)
-                )
+                for word, base in zip(raw, stems, strict=True):
+                    if not self._is_function(word):
+                        vocab.add(base)
+                        surface[word] = base
                 terms = frozenset(self._terms(raw, stems)) | frozenset(intent_tokens(raw))
                 qid = len(self.question_text)
                 self.question_text.append(question)
@@ -180,7 +196,10 @@ class _LangIndex:
             self.entry_time.append(states_time(extra_text))
             raw = self._prepare(extra_text)
             stems = [stem(w, lang) for w in raw]
-            vocab.update(s for w, s in zip(raw, stems, strict=True) if not self._is_function(w))
+            for word, base in zip(raw, stems, strict=True):
+                if not self._is_function(word):
+                    vocab.add(base)
+                    surface[word] = base
             extra = frozenset(self._terms(raw, stems))
             numbers.update(t for t in extra if t[0].isdigit())
             self.entry_term_counts.append(dict(counts))
@@ -199,7 +218,13 @@ class _LangIndex:
         self.max_idf = math.log(1 + entry_count)
         self.question_weight = [sum(self._weight(t) for t in ts) for ts in self.question_terms]
         self.vocab = frozenset(v for v in vocab if not v[0].isdigit())
-        self._vocab_list = sorted(self.vocab)
+        self._vocab_by_initial: dict[str, list[str]] = defaultdict(list)
+        for word in sorted(self.vocab):
+            self._vocab_by_initial[word[0]].append(word)
+        self._surface = {w: s for w, s in surface.items() if not w[0].isdigit()}
+        self._surface_by_initial: dict[str, list[str]] = defaultdict(list)
+        for word in sorted(self._surface):
+            self._surface_by_initial[word[0]].append(word)
 
     # -- text → terms -------------------------------------------------------------------
 
@@ -261,28 +286,51 @@ class _LangIndex:
             fixed.append(word)
         return fixed
 
-    def correct(self, term: str) -> str | None:
-        """Return the vocabulary word a typo most likely meant, or None when unknown."""
-        if term in self.vocab or term[0].isdigit():
-            return term
-        if term in self._corrections:
-            return self._corrections[term]
+    def correct(self, word: str) -> str | None:
+        """Return the stem of the knowledge-base word a typo most likely meant, or None.
+
+        Typos are made in words as written, so the word is first compared with the
+        knowledge base's words as written, then its stem with the stems, and last by root.
+        """
+        base = stem(word, self.lang)
+        if base in self.vocab or word[0].isdigit():
+            return base
+        if word in self._corrections:
+            return self._corrections[word]
         fixed: str | None = None
-        if len(term) >= self.config.min_correction_len:
-            # Damerau-style (OSA) similarity: a swap of two letters is one typo, not two.
-            cutoff = 74.0 if len(term) <= 5 else 72.0
-            best = process.extractOne(
-                term,
-                self._vocab_list,
-                scorer=_osa_similarity,
-                processor=None,
-                score_cutoff=cutoff,
-            )
-            if best is not None:
-                fixed = best[0]
+        if len(word) >= self.config.min_correction_len:
+            near = _nearest(word, self._surface_by_initial.get(word[0], ()))
+            if near is not None:
+                fixed = self._surface[near]
+            else:
+                near = _nearest(base, self._vocab_by_initial.get(base[0], ()))
+                fixed = near if near is not None else self._same_root(base)
         if len(self._corrections) < 100_000:
-            self._corrections[term] = fixed
+            self._corrections[word] = fixed
         return fixed
+
+    def _same_root(self, term: str) -> str | None:
+        """Find a vocabulary word sharing a long prefix: "возврат" ~ "возвращ", "заяв" ~ "заявлен".
+
+        Snowball strips endings but not derivational suffixes; a shared root of five or more
+        letters (four when one word is the other's prefix) is a safe sign of the same word.
+        """
+        if len(term) < 4:
+            return None
+        best: str | None = None
+        best_shared = 0
+        for word in self._vocab_by_initial.get(term[0], ()):
+            shared = 0
+            for a, b in zip(term, word, strict=False):
+                if a != b:
+                    break
+                shared += 1
+            shorter = min(len(term), len(word))
+            is_prefix = shared == shorter
+            enough = (is_prefix and shared >= 4) or (shared >= 5 and shared >= 0.75 * shorter)
+            if enough and shared > best_shared:
+                best, best_shared = word, shared
+        return best
 
     def query(self, text: str) -> _Query:
         """Turn one message into weighted terms, keeping track of unknown words."""
@@ -290,13 +338,12 @@ class _LangIndex:
         stems: list[str | None] = []
         unknown: list[str] = []
         for word in raw:
-            base = stem(word, self.lang)
             if self._is_function(word):
-                stems.append(base)
+                stems.append(stem(word, self.lang))
                 continue
-            fixed = self.correct(base)
+            fixed = self.correct(word)
             if fixed is None:
-                unknown.append(base)
+                unknown.append(stem(word, self.lang))
             stems.append(fixed)
         terms: dict[str, float] = {}
         for term in self._terms(raw, stems):
@@ -319,7 +366,7 @@ class _LangIndex:
 
     def known_share(self, text: str) -> float:
         """Share of a message's words this language recognizes (for Latin script: en or ru?)."""
-        raw = self._prepare(text)
+        raw = self._fix_function_words(self._prepare(text))
         if not raw:
             return 0.0
         hits = 0
@@ -330,7 +377,7 @@ class _LangIndex:
                 probe in QUESTION_WORDS
                 or is_stop(probe, self.lang)
                 or (
-                    (fixed := self.correct(stem(probe, self.lang))) is not None
+                    (fixed := self.correct(probe)) is not None
                     and (fixed == stem(probe, self.lang) or len(probe) >= 5)
                 )
             ):

@@ -25,7 +25,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+|(?<=[?])")
 # tokens (see QUESTION_WORDS), because "why" and "how many" ask for different entries.
 EN_STOP = frozenset(
     """
-    a an the and or but if then so of to in on at by for from with about as into onto
+    a an the and or but if then so of to in on at by for from with as into onto
     is are was were be been being am do does did doing have has had having will would shall
     should can could may might must i me my mine we us our ours he him his she her hers it its
     they them their theirs this that these those there here such some any all each every
@@ -34,7 +34,7 @@ EN_STOP = frozenset(
     tell say said know let lets let's like want wanna gonna got get gets getting going go
     something anything thing things stuff kind sort lot lots bit quite rather pretty maybe
     perhaps sure yes yeah yep mean means wondering wonder curious question asking ask
-    dear friend guys folks bro good morning evening afternoon day greetings regards cheers
+    dear friend guys folks bro morning evening afternoon greetings regards cheers
     anyone someone somebody anybody which whose whom one ones im i'm ive i've id i'd youre
     u ur r ya hm hmm um uh btw lol pls thx ty
     explain explained guy guys ppl people's rn tbh imo lmao omg wow huh exactly basically
@@ -55,7 +55,7 @@ RU_STOP = frozenset(
     хочу хотел хотела хотелось знать узнать знаю
     вопрос вопросик можно ли как-то какой-то что-то кто-то все всё весь вся всех всего
     который которые которая которых чем чтобы если когда-то ах ох хм ага угу ок окей
-    кстати короче типа вроде якобы пжл спс
+    кстати короче типа вроде якобы пжл спс сих пор
     слушай слушайте блин ваще вообще-то реально правда действительно
     так-то значит это-то лол ладно хорошо понятно
     """.split()
@@ -65,8 +65,6 @@ RU_STOP = frozenset(
 QUESTION_WORDS: dict[str, str] = {
     "why": "?why",
     "how": "?how",
-    "many": "?many",
-    "much": "?many",
     "who": "?who",
     "when": "?when",
     "where": "?where",
@@ -90,8 +88,8 @@ QUESTION_WORDS: dict[str, str] = {
     "че": "?what",
     "шо": "?what",
 }
-# "how many" and "how much" are one intent; a lone "how" stays "?how".
-_HOW_MANY = {("?how", "?many")}
+# "how many" / "how much" ask for an amount; a lone "many" ("so many people") does not.
+_AMOUNT_AFTER_HOW = frozenset({"many", "much"})
 
 
 def fold(text: str) -> str:
@@ -140,6 +138,7 @@ def sentences(text: str) -> list[str]:
 # Latin transliteration of Russian → Cyrillic, longest patterns first. Covers the common
 # habits (GOST, BGN, "phone" transliteration): sch/shch, kh/h, ts/c, ya/ja/ia, yu/ju/iu, j/y.
 _TRANSLIT_MULTI = (
+    ("tsya", "тся"),
     ("shch", "щ"),
     ("sch", "щ"),
     ("zh", "ж"),
@@ -201,7 +200,12 @@ _TRANSLIT_SINGLE = str.maketrans(
         "'": "ь",
     }
 )
-_TRANSLIT_RE = re.compile("|".join(p for p, _ in _TRANSLIT_MULTI))
+# A vowel + y/i/j pair is a diphthong (ай, ей…) only before a consonant or the end:
+# in "vozvrashchayutsya" the "y" starts "yu" (ю), it does not close "ay".
+_DIPHTHONGS = {"ei", "ey", "ai", "ay", "oi", "oy", "ui", "uy", "iy", "ij", "yj"}
+_TRANSLIT_RE = re.compile(
+    "|".join(p + "(?![aeiouy])" if p in _DIPHTHONGS else p for p, _ in _TRANSLIT_MULTI)
+)
 _TRANSLIT_MAP = dict(_TRANSLIT_MULTI)
 
 
@@ -237,14 +241,13 @@ def is_stop(word: str, lang: str) -> bool:
 def intent_tokens(raw_words: list[str]) -> list[str]:
     """Map question words to shared intent tokens ("how many" → "?many")."""
     out: list[str] = []
+    previous = ""
     for word in raw_words:
-        token = QUESTION_WORDS.get(word)
-        if token is None:
-            continue
-        if out and (out[-1], token) in _HOW_MANY:
-            out[-1] = token
-        else:
+        if word in _AMOUNT_AFTER_HOW and previous == "how":
+            out[-1] = "?many"
+        elif (token := QUESTION_WORDS.get(word)) is not None:
             out.append(token)
+        previous = word
     return out
 
 
