@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -14,11 +15,13 @@ import yaml
 from bot.answers import Answers, Reply
 from bot.chat import LocalChat, run_chat
 from bot.evaluation import check_thresholds, evaluate, leave_one_out, load_cases
+from bot.gaps import GapCluster, cluster_gaps, suggestion
 from bot.knowledge import LANGS, KnowledgeBase, KnowledgeLoadError, load_knowledge
 from bot.knowledge.models import EntriesFile
 from bot.render import to_plain
 from bot.runtime import KnowledgeRuntime, Snapshot, build_snapshot
 from bot.settings import Settings
+from bot.storage import Storage
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -257,7 +260,7 @@ def cmd_kb_test(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace) -> int:  # noqa: ARG001 - every handler takes args
     """Run the Telegram bot; configuration problems are one line and exit code 2."""
     from bot.settings import SettingsError, load_settings
 
@@ -310,6 +313,89 @@ def cmd_default(args: argparse.Namespace) -> int:
     return cmd_chat(args)
 
 
+_SINCE = {"h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _parse_since(text: str) -> datetime:
+    """Read "7d", "12h" or "2w" as a moment that long ago (UTC)."""
+    number, unit = text[:-1], text[-1:]
+    if not number.isdigit() or unit not in _SINCE:
+        raise argparse.ArgumentTypeError("use a number and a unit, e.g. 7d, 12h, 2w")
+    return datetime.now(UTC) - timedelta(seconds=int(number) * _SINCE[unit])
+
+
+def _gap_clusters(args: argparse.Namespace) -> list[GapCluster] | None:
+    from bot.settings import SettingsError, load_settings
+
+    data_dir = args.data_dir
+    if data_dir is None:
+        try:
+            data_dir = load_settings().data_dir
+        except SettingsError as exc:
+            _err(f"returnbot: {exc}")
+            return None
+    if data_dir is None:
+        _err("returnbot: no data directory: pass --data-dir or set RETURNBOT_DATA_DIR")
+        return None
+    storage = Storage.open(data_dir)
+    try:
+        if not storage.healthy:
+            _err(f"returnbot: cannot read the database in {data_dir}")
+            return None
+        return cluster_gaps(storage.gaps(since=args.since, limit=args.limit))
+    finally:
+        storage.close()
+
+
+def cmd_kb_gaps(args: argparse.Namespace) -> int:
+    """List the most frequent unanswered questions, grouped, with their nearest entries."""
+    clusters = _gap_clusters(args)
+    if clusters is None:
+        return EXIT_USAGE
+    clusters = clusters[: args.top]
+    if args.json:
+        for cluster in clusters:
+            record = {
+                "count": cluster.count,
+                "lang": cluster.lang,
+                "example": cluster.example,
+                "nearest_entry": cluster.nearest_entry,
+                "best_score": cluster.best_score,
+                "questions": list(cluster.texts),
+            }
+            _out(json.dumps(record, ensure_ascii=False))
+        return EXIT_OK
+    if not clusters:
+        _out("no unanswered questions recorded")
+    for cluster in clusters:
+        nearest = cluster.nearest_entry or "-"
+        _out(
+            f"{cluster.count:4d}  [{cluster.lang}] {cluster.example}  "
+            f"-> {nearest} ({cluster.best_score:.0f})"
+        )
+    return EXIT_OK
+
+
+def cmd_kb_suggest(args: argparse.Namespace) -> int:
+    """Suggest, per cluster of gaps, alternate questions for an entry or a new entry."""
+    clusters = _gap_clusters(args)
+    if clusters is None:
+        return EXIT_USAGE
+    if not clusters:
+        _out("# no unanswered questions recorded")
+    for cluster in clusters[: args.top]:
+        _out(suggestion(cluster))
+        _out()
+    return EXIT_OK
+
+
+def _gaps_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", type=_parse_since, default=None, help="e.g. 7d, 12h, 2w")
+    parser.add_argument("--data-dir", type=Path, default=None, help="default: RETURNBOT_DATA_DIR")
+    parser.add_argument("--top", type=int, default=20, help="how many groups to show")
+    parser.add_argument("--limit", type=int, default=10_000, help="how many rows to read")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Describe every subcommand; `returnbot` alone runs the bot or the local chat."""
     parser = argparse.ArgumentParser(
@@ -347,6 +433,13 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("--confusions", type=int, default=10, help="how many confusions to list")
     test.add_argument("--verbose", "-v", action="store_true", help="list every miss")
     test.set_defaults(handler=cmd_kb_test)
+    gaps = kb_commands.add_parser("gaps", help="most frequent unanswered questions")
+    _gaps_args(gaps)
+    gaps.add_argument("--json", action="store_true", help="one JSON object per group")
+    gaps.set_defaults(handler=cmd_kb_gaps)
+    suggest = kb_commands.add_parser("suggest", help="YAML snippets to close the gaps")
+    _gaps_args(suggest)
+    suggest.set_defaults(handler=cmd_kb_suggest)
     schema = kb_commands.add_parser("schema", help="write the JSON Schema of entries files")
     schema.add_argument("--output", "-o", type=Path, default=None)
     schema.set_defaults(handler=cmd_kb_schema)

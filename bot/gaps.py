@@ -79,7 +79,8 @@ def suggestion(cluster: GapCluster, *, max_questions: int = 5) -> str:
     if cluster.nearest_entry and cluster.best_score >= BELONGS:
         return (
             f"{header}\n# most likely entry: {cluster.nearest_entry} "
-            f"(best score {cluster.best_score:.0f}); add under its questions.{cluster.lang}:\n"
+            f"(best score {cluster.best_score:.0f}); if the source answers these, "
+            f"add them under its questions.{cluster.lang}:\n"
             f"  - id: {cluster.nearest_entry}\n    questions:\n      {cluster.lang}:\n"
             f"{questions.replace('      - ', '        - ')}"
         )

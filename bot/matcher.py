@@ -25,7 +25,7 @@ from bot.text import (
     EN_STOP,
     QUESTION_WORDS,
     RU_STOP,
-    expand_year,
+    canonical_numbers,
     intent_tokens,
     is_stop,
     latin_to_cyrillic,
@@ -46,20 +46,21 @@ LANGS: tuple[Lang, ...] = ("en", "ru")
 class MatcherConfig:
     """Tuning knobs, calibrated on tests/eval/dev.yaml (see `returnbot kb test`)."""
 
-    answer_score: float = 55.0  # at or above (with a clear margin): answer
-    clarify_score: float = 40.0  # between clarify_score and answer_score: did-you-mean
+    answer_score: float = 50.0  # at or above (with a clear margin): answer
+    clarify_score: float = 45.0  # between clarify_score and answer_score: did-you-mean
     margin: float = 6.0  # best must beat the runner-up by this much to answer outright
     coverage_weight: float = 0.6  # share of the score from question coverage
-    extra_credit: float = 0.6  # a word found only in an entry's answer counts this much
+    extra_credit: float = 0.8  # a word found only in an entry's answer counts this much
     intent_weight: float = 0.8  # weight of question-word intents relative to their IDF
     oov_weight: float = 2.2  # weight of a word the knowledge base has never seen
     number_penalty: float = 0.35  # score factor when the question's number is not in an entry
-    oov_penalty: float = 0.75  # score factor for each word the knowledge base has never seen
-    intent_penalty: float = 0.6  # "how many"/"when" asked of an entry that states no amount/date
+    oov_penalty: float = 0.4  # score factor for each word the knowledge base has never seen
+    intent_penalty: float = 0.5  # "how many"/"when" asked of an entry that states no amount/date
     unmatched_penalty: float = 0.8  # per known word of the question that the entry lacks
-    penalty_scale: float = 0.5  # penalties shrink as known words grow: count / known**scale
-    solo_margin: float = 15.0  # a lone candidate this far ahead is answered from the clarify band
-    fuzzy_bonus: float = 10.0  # at most this much for a near-verbatim stored question
+    penalty_scale: float = 1.0  # penalties shrink as known words grow: count / known**scale
+    solo_margin: float = 20.0  # a lone candidate this far ahead is answered from the clarify band
+    attribute_known: int = 1  # at most this many known words + an unknown one → unknown
+    fuzzy_bonus: float = 20.0  # at most this much for a near-verbatim stored question
     min_correction_len: int = 4  # shorter words are never typo-corrected
     max_candidates: int = 3
 
@@ -157,6 +158,9 @@ class _LangIndex:
                 else:
                     self._synonym_phrases.append((member, canonical))
         self._synonym_phrases.sort(key=lambda p: -len(p[0]))
+        self._phrases_by_first: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
+        for phrase, canonical in self._synonym_phrases:  # longest first within each list
+            self._phrases_by_first[phrase[0]].append((phrase, canonical))
 
         self.question_text: list[str] = []
         self.question_entry: list[int] = []
@@ -231,10 +235,8 @@ class _LangIndex:
     def _prepare(self, text: str) -> list[str]:
         """Fold and split; in Russian, Latin-script words are transliterated to Cyrillic."""
         out = []
-        for word in words(text):
-            if word[0].isdigit():
-                out.append(expand_year(word))
-            elif self.lang == "ru" and word.isascii():
+        for word in canonical_numbers(words(text)):
+            if self.lang == "ru" and word.isascii() and not word[0].isdigit():
                 out.append(latin_to_cyrillic(word))
             else:
                 out.append(word)
@@ -251,13 +253,14 @@ class _LangIndex:
         out: list[str] = []
         i = 0
         while i < len(raw):
-            for phrase, canonical in self._synonym_phrases:
+            current = stems[i]
+            candidates = self._phrases_by_first.get(current, ()) if current is not None else ()
+            for phrase, canonical in candidates:
                 if tuple(stems[i : i + len(phrase)]) == phrase:
                     out.append(canonical)
                     i += len(phrase)
                     break
             else:
-                current = stems[i]
                 if current is not None and not self._is_function(raw[i]):
                     out.append(self._synonym_single.get(current, current))
                 i += 1
@@ -357,7 +360,7 @@ class _LangIndex:
             terms=terms,
             numbers=numbers,
             unknown=tuple(unknown),
-            text_key=" ".join(sorted(t for t in terms if t[0] != "!")),
+            text_key=" ".join(sorted(terms)),
             known=sum(1 for t in terms if t[0] not in "!?"),
         )
 
@@ -555,6 +558,10 @@ class Matcher:
     ) -> MatchResult:
         config = self.config
         unknown_words = query.unknown if query else ()
+        if query is not None and query.unknown and query.known <= config.attribute_known:
+            # "Alexey's surname", "Finion's phone": one known thing plus a word the knowledge
+            # base has never seen asks for an attribute the source does not give.
+            scored = []
         candidates = tuple(
             Candidate(
                 entry_id=self.entries[entry].id,

@@ -29,7 +29,7 @@ EN_STOP = frozenset(
     is are was were be been being am do does did doing have has had having will would shall
     should can could may might must i me my mine we us our ours he him his she her hers it its
     they them their theirs this that these those there here such some any all each every
-    very really actually just also too even ever only more most
+    very really actually just also too even ever only more most many much
     nor than then well ok okay oh hey hi hello hiya thanks thank please pls plz
     tell say said know let lets let's like want wanna gonna got get gets getting going go
     something anything thing things stuff kind sort lot lots bit quite rather pretty maybe
@@ -92,20 +92,29 @@ QUESTION_WORDS: dict[str, str] = {
 _AMOUNT_AFTER_HOW = frozenset({"many", "much"})
 
 
+class _FoldTable(dict[int, str]):
+    """str.translate table computed lazily per character (Unicode category decides)."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        category = unicodedata.category(char)
+        if category[0] in "LN" or char in "'’.,":
+            out = char
+        elif category[0] in "ZPS" or char in "\n\t\r":
+            out = " "  # spaces, punctuation, symbols (emoji) separate words
+        else:
+            out = ""  # control (Cc) and format (Cf: zero-width joiners, BOM) vanish
+        self[code] = out
+        return out
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Unicode-normalize and casefold; drop control, zero-width and emoji characters."""
     text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
-    kept = []
-    for char in text:
-        category = unicodedata.category(char)
-        if category[0] in "LN" or char in "'’.,":
-            kept.append(char)
-        elif category[0] == "Z" or char in "\n\t\r-–—/":
-            kept.append(" ")
-        else:
-            # Punctuation, symbols (emoji), control (Cc), format (Cf: zero-width) → separator.
-            kept.append(" " if category[0] in "PS" else "")
-    return " ".join("".join(kept).split())
+    return " ".join(text.translate(_FOLD_TABLE).split())
 
 
 def words(text: str) -> list[str]:
@@ -249,6 +258,30 @@ def intent_tokens(raw_words: list[str]) -> list[str]:
             out.append(token)
         previous = word
     return out
+
+
+_GROUPED = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
+_THOUSAND_WORDS = frozenset({"тысяч", "тысячи", "тысяча", "тыс", "thousand", "thousands"})
+
+
+def canonical_numbers(tokens: list[str]) -> list[str]:
+    """Write every number one way: 300,000 = 300 000 = 300 тысяч → "300000"; 22 → 2022."""
+    out: list[str] = []
+    for token in tokens:
+        previous = out[-1] if out else ""
+        is_number = previous[:1].isdigit() and "." not in previous
+        if token[0].isdigit():
+            if _GROUPED.match(token):
+                token = token.replace(".", "")
+            elif is_number and len(token) == 3 and token.isdigit() and len(previous) <= 3:
+                out[-1] = previous + token  # "300 000": a thousands group typed with a space
+                continue
+            out.append(token)
+        elif token in _THOUSAND_WORDS and is_number:
+            out[-1] = str(int(previous) * 1000)
+        else:
+            out.append(token)
+    return [expand_year(t) if t.isdigit() else t for t in out]
 
 
 _SHORT_YEAR = re.compile(r"^(1[4-9]|2\d|30)$")

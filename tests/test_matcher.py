@@ -1,0 +1,122 @@
+"""The matcher on the shipped knowledge base: routing, languages, typos, refusals."""
+
+import pytest
+
+from bot.knowledge import default_knowledge_dir, load_knowledge
+from bot.matcher import IndexEntry, Matcher
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher.from_knowledge(load_knowledge(default_knowledge_dir()))
+
+
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [
+        ("Why are Russians coming back home?", "return-reasons"),
+        ("how many people have returned?", "how-many-returned"),
+        ("finion?", "finion-estimate"),
+        ("мобилизация", "mobilization"),
+        ("Сколько россиян вернулось?", "how-many-returned"),
+        ("skolko rossiyan vernulos", "how-many-returned"),
+        ("pochemu rossiyane vozvrashchayutsya", "return-reasons"),
+        ("mobilzation", "mobilization"),
+        ("what did Putin say about people returning?", "putin-good-trend"),
+        ("who is Kartamyshev", "kartamyshev"),
+        ("Alexey", "alexey"),
+        ("what was russia's growth in 2023", "economic-effect"),
+        (
+            "Hi! I left Moscow in 2022 and live in Tbilisi now. My question: why are people "
+            "going back?",
+            "return-reasons",
+        ),
+    ],
+    ids=lambda value: value[:40] if isinstance(value, str) else value,
+)
+def test_routes_to_entry(matcher: Matcher, question: str, entry: str) -> None:
+    result = matcher.match(question)
+    assert result.outcome == "answer", result
+    assert result.entry_id == entry
+    assert result.question is not None  # moderators see which stored question matched
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how many Ukrainians returned?",
+        "Russia's GDP growth in 2024",
+        "what is Alexey's surname?",
+        "Finion's phone number",
+        "what's the weather in Moscow",
+        "tell me a joke",
+        "how much is a Schengen visa",
+        "hi",
+        "😀😀😀",
+        "",
+        "какая погода в Москве",
+    ],
+)
+def test_refuses_what_the_source_does_not_say(matcher: Matcher, question: str) -> None:
+    result = matcher.match(question)
+    assert result.outcome == "unknown", result
+    assert result.entry_id is None
+
+
+@pytest.mark.parametrize(
+    ("question", "fallback", "lang"),
+    [
+        ("why do people return", None, "en"),
+        ("почему люди возвращаются", None, "ru"),
+        ("pochemu lyudi vozvrashchayutsya", None, "ru"),
+        ("skolko vernulos", "en", "ru"),
+        ("2022?", "ru", "ru"),
+        ("2022?", None, "en"),
+    ],
+)
+def test_language_detection(matcher: Matcher, question: str, fallback: str, lang: str) -> None:
+    assert matcher.match(question, fallback).lang == lang  # type: ignore[arg-type]
+
+
+def test_result_carries_runners_up(matcher: Matcher) -> None:
+    result = matcher.match("how many returned according to the relocation firm")
+    ids = [c.entry_id for c in result.candidates]
+    assert len(ids) == len(set(ids)) <= 3
+    assert result.candidates[0].score >= result.candidates[-1].score
+
+
+def test_hostile_input_is_harmless(matcher: Matcher) -> None:
+    for text in ["a" * 4096, "\x00\x01\x02", "<b>" * 500, "🙂" * 2000, "‮RTL override", "0" * 500]:
+        result = matcher.match(text)
+        assert result.outcome in {"answer", "clarify", "unknown"}
+
+
+def test_leave_one_out_excludes_the_question(matcher: Matcher) -> None:
+    qid, entry_id, text = matcher.stored_questions("en")[0]
+    with_it = matcher.match(text, "en")
+    without = matcher.match(text, "en", exclude=("en", qid))
+    assert with_it.entry_id == entry_id
+    assert without.question != text or without.entry_id != entry_id
+
+
+def test_numbers_not_in_an_entry_count_against_it() -> None:
+    entries = [
+        IndexEntry("growth-2023", {"en": ["economic growth in 2023"]}, {"en": "growth 2023"}),
+        IndexEntry("other", {"en": ["something else entirely"]}),
+    ]
+    matcher = Matcher(entries)
+    assert matcher.match("economic growth in 2023").entry_id == "growth-2023"
+    assert matcher.match("economic growth in 2024").outcome != "answer"
+
+
+def test_synonyms_from_the_knowledge_base_are_used() -> None:
+    entries = [
+        IndexEntry("returns", {"en": ["why do emigrants return", "reasons to return"]}),
+        IndexEntry("leaving", {"en": ["why did emigrants leave", "reasons to leave"]}),
+    ]
+    plain = Matcher(entries)
+    with_synonyms = Matcher(entries, {"en": [["return", "come back", "go home"]]})
+    assert with_synonyms.match("why do emigrants go home").entry_id == "returns"
+    assert plain.match("why do emigrants go home").entry_id != "returns" or (
+        plain.match("why do emigrants go home").outcome != "answer"
+    )

@@ -1,0 +1,136 @@
+"""Normalization and transliteration: the rules both the index and every question obey."""
+
+import pytest
+
+from bot.text import (
+    canonical_numbers,
+    expand_year,
+    fold,
+    intent_tokens,
+    latin_to_cyrillic,
+    script_of,
+    sentences,
+    states_quantity,
+    states_time,
+    words,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "folded"),
+    [
+        ("Hello, World!", "hello, world"),
+        ("Ёлка ЁЖ", "елка еж"),
+        ("zero\u200bwidth\u200djoin\ufeff", "zerowidthjoin"),
+        ("tab\tnew\nline\r", "tab new line"),
+        ("bell\x07 and nul\x00", "bell and nul"),
+        ("emoji 😀🇷🇺 between", "emoji between"),
+        ("ＦＵＬＬ　ｗｉｄｔｈ", "full width"),
+        ("<b>bold</b> & co", "b bold b co"),
+        ("  many   spaces  ", "many spaces"),
+        ("Straße", "strasse"),
+    ],
+    ids=[
+        "punct",
+        "yo",
+        "zero-width",
+        "whitespace",
+        "control",
+        "emoji",
+        "nfkc",
+        "markup",
+        "spaces",
+        "casefold",
+    ],
+)
+def test_fold(raw: str, folded: str) -> None:
+    assert fold(raw) == folded
+
+
+def test_words_keep_numbers_and_drop_possessive() -> None:
+    assert words("Russia's 3.6% growth, 300,000 reservists; 40-45 percent") == [
+        "russia",
+        "3.6",
+        "growth",
+        "300.000",
+        "reservists",
+        "40",
+        "45",
+        "percent",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("latin", "cyrillic"),
+    [
+        ("skolko", "сколко"),
+        ("rossiyan", "россиян"),
+        ("rossijan", "россиян"),
+        ("pochemu", "почему"),
+        ("vernulis", "вернулис"),
+        ("mobilizatsiya", "мобилизация"),
+        ("vozvrashchayutsya", "возвращаются"),
+        ("moy", "мой"),
+        ("kakoj", "какой"),
+        ("zhizn'", "жизнь"),
+        ("khorosho", "хорошо"),
+    ],
+)
+def test_latin_to_cyrillic(latin: str, cyrillic: str) -> None:
+    assert latin_to_cyrillic(latin) == cyrillic
+
+
+@pytest.mark.parametrize(
+    ("text", "script"),
+    [
+        ("Сколько вернулось?", "ru"),
+        ("how many", "latin"),
+        ("2022?", None),
+        ("🙂", None),
+        ("Finion что это", "ru"),
+    ],
+)
+def test_script_of(text: str, script: str | None) -> None:
+    assert script_of(text) == script
+
+
+def test_intents_how_many_only_after_how() -> None:
+    assert intent_tokens(["how", "many", "left"]) == ["?many"]
+    assert intent_tokens(["why", "so", "many", "left"]) == ["?why"]
+    assert intent_tokens(["сколько", "почему"]) == ["?many", "?why"]
+
+
+def test_short_years_expand() -> None:
+    assert expand_year("22") == "2022"
+    assert expand_year("300") == "300"
+    assert expand_year("5") == "5"
+
+
+def test_sentences_find_buried_question() -> None:
+    parts = sentences("Hi there. I live in Tbilisi.\nHow many came back? Thanks")
+    assert "How many came back?" in parts
+    assert len(parts) == 4
+
+
+def test_quantity_and_time_detectors() -> None:
+    assert states_quantity("an estimated 40 to 45 percent")
+    assert states_quantity("половина уехавших")
+    assert not states_quantity("he returned when the money ran out")
+    assert states_time("in September 2022")
+    assert states_time("в июне")
+    assert not states_time("a 50-year-old former consultant")
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("300,000 reservists", ["300000", "reservists"]),
+        ("300 000 резервистов", ["300000", "резервистов"]),
+        ("300 тысяч резервистов", ["300000", "резервистов"]),
+        ("3,6% роста", ["3.6", "роста"]),
+        ("в 22-м году", ["в", "2022", "м", "году"]),
+        ("40-45 percent", ["40", "45", "percent"]),
+    ],
+)
+def test_numbers_are_written_one_way(text: str, tokens: list[str]) -> None:
+    assert canonical_numbers(words(text)) == tokens
