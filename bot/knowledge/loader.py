@@ -147,6 +147,8 @@ def _dotted(loc: Iterable[str | int]) -> str:
 def _describe(doc: YamlDocument, error: dict[str, Any]) -> KnowledgeError:
     """Turn one pydantic error into a moderator-readable, located message."""
     loc = tuple(p for p in error["loc"] if isinstance(p, int) or p in _ALL_FIELDS)
+    if error["type"] == "extra_forbidden":
+        loc = (*loc, str(error["loc"][-1]))  # the unknown key itself: its own line and name
     line = doc.line_of(loc)
     where = ""
     if len(loc) >= 2 and loc[0] == "entries" and isinstance(loc[1], int):
@@ -252,7 +254,10 @@ def load_knowledge(root: Path) -> KnowledgeBase:
 
     sources_doc, sources_file = _read(root / "sources.yaml", SourcesFile, errors)
     _, topics_file = _read(root / "topics.yaml", TopicsFile, errors)
-    _, ui_file = _read(root / "ui.yaml", UiFile, errors)
+    ui_doc, ui_file = _read(root / "ui.yaml", UiFile, errors)
+    if ui_doc is not None and ui_file is not None:
+        for name, lang, message in ui_file.ui.placeholder_problems():
+            errors.append(KnowledgeError(ui_doc.file, ui_doc.line_of(("ui", name, lang)), message))
     _, synonyms_file = _read(root / "synonyms.yaml", SynonymsFile, errors)
 
     sources: dict[str, LoadedSource] = {}
@@ -269,7 +274,12 @@ def load_knowledge(root: Path) -> KnowledgeBase:
                     )
                 )
                 continue
-            sources[source.id] = LoadedSource(meta=source, text=SourceText.read(path))
+            try:
+                text = SourceText.read(path)
+            except UnicodeDecodeError:
+                errors.append(KnowledgeError(path, None, "source text is not valid UTF-8"))
+                continue
+            sources[source.id] = LoadedSource(meta=source, text=text)
 
     topic_ids = {t.id for t in topics_file.topics} if topics_file else set()
 

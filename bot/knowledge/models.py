@@ -215,7 +215,12 @@ _PLACEHOLDERS: dict[str, frozenset[str]] = {
 
 def placeholders(text: str) -> frozenset[str]:
     """Return the `{name}` placeholders used in a template."""
-    return frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name)
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError:  # an unmatched brace
+        return frozenset({"{"})
+    # A bare "{}" yields an empty name: positional placeholders are never filled, so count it.
+    return frozenset(name for _, name, _, _ in parsed if name is not None)
 
 
 class UiTexts(StrictModel):
@@ -262,19 +267,26 @@ class UiTexts(StrictModel):
     cmd_sources: Localized
     cmd_lang: Localized
 
-    @model_validator(mode="after")
-    def _placeholders_match(self) -> UiTexts:
+    def placeholder_problems(self) -> list[tuple[str, Lang, str]]:
+        """List (field, language, message) for texts whose placeholders are not the expected ones.
+
+        Checked by the loader rather than a validator, so each error points at its own line.
+        """
+        problems: list[tuple[str, Lang, str]] = []
         for name in type(self).model_fields:
             expected = _PLACEHOLDERS.get(name, frozenset())
             text: Localized = getattr(self, name)
             for lang in LANGS:
-                found = placeholders(text.get(lang))
-                if found != expected:
+                if placeholders(text.get(lang)) != expected:
                     want = ", ".join(sorted(f"{{{p}}}" for p in expected)) or "none"
-                    raise ValueError(
-                        f"'{name}.{lang}' must use exactly these placeholders: {want}"
+                    problems.append(
+                        (
+                            name,
+                            lang,
+                            f"'{name}.{lang}' must use exactly these placeholders: {want}",
+                        )
                     )
-        return self
+        return problems
 
     def text(self, name: str, lang: Lang, **values: object) -> str:
         """Return interface text `name` in `lang`, with placeholders filled."""
