@@ -22,6 +22,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.text import (
+    ADDRESS_WORDS,
     EN_STOP,
     QUESTION_WORDS,
     RU_STOP,
@@ -55,7 +56,7 @@ class MatcherConfig:
     oov_weight: float = 2.2  # weight of a word the knowledge base has never seen
     number_penalty: float = 0.35  # score factor when the question's number is not in an entry
     oov_penalty: float = 0.4  # score factor for each word the knowledge base has never seen
-    intent_penalty: float = 0.5  # "how many"/"when" asked of an entry that states no amount/date
+    intent_penalty: float = 0.3  # "how many"/"when" asked of an entry that states no amount/date
     unmatched_penalty: float = 0.8  # per known word of the question that the entry lacks
     penalty_scale: float = 1.0  # penalties shrink as known words grow: count / known**scale
     solo_margin: float = 20.0  # a lone candidate this far ahead is answered from the clarify band
@@ -305,7 +306,7 @@ class _LangIndex:
             near = _nearest(word, self._surface_by_initial.get(word[0], ()))
             if near is not None:
                 fixed = self._surface[near]
-            else:
+            elif len(base) >= 5:  # stems are short: "дет" must not become "дает"
                 near = _nearest(base, self._vocab_by_initial.get(base[0], ()))
                 fixed = near if near is not None else self._same_root(base)
         if len(self._corrections) < 100_000:
@@ -349,9 +350,14 @@ class _LangIndex:
                 unknown.append(stem(word, self.lang))
             stems.append(fixed)
         terms: dict[str, float] = {}
-        for term in self._terms(raw, stems):
+        intents = intent_tokens(raw)
+        content = self._terms(raw, stems)
+        content_words = [w for w in raw if not self._is_function(w)]
+        if not intents and content_words and all(w in ADDRESS_WORDS for w in content_words):
+            content = []  # "thank you so much": small talk, not a question about anything
+        for term in content:
             terms[term] = self._weight(term)
-        for token in intent_tokens(raw):
+        for token in intents:
             terms[token] = self._weight(token) * self.config.intent_weight
         for term in unknown:
             terms[f"!{term}"] = self.config.oov_weight

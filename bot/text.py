@@ -55,11 +55,15 @@ RU_STOP = frozenset(
     хочу хотел хотела хотелось знать узнать знаю
     вопрос вопросик можно ли как-то какой-то что-то кто-то все всё весь вся всех всего
     который которые которая которых чем чтобы если когда-то ах ох хм ага угу ок окей
-    кстати короче типа вроде якобы пжл спс сих пор
+    кстати короче типа вроде якобы пжл спс сих пор стоит
     слушай слушайте блин ваще вообще-то реально правда действительно
     так-то значит это-то лол ладно хорошо понятно
     """.split()
 )
+
+# Addressing the bot ("thank you", "ты тупой") is small talk unless a question word makes
+# it a question about the bot ("what can you do?", "кто ты?").
+ADDRESS_WORDS = frozenset({"you", "your", "yours", "u", "ya", "ты", "вы"})
 
 # Question words become intent tokens shared by both languages.
 QUESTION_WORDS: dict[str, str] = {
