@@ -60,6 +60,7 @@ class MatcherConfig:
     unmatched_penalty: float = 0.8  # per known word of the question that the entry lacks
     penalty_scale: float = 1.0  # penalties shrink as known words grow: count / known**scale
     solo_margin: float = 20.0  # a lone candidate this far ahead is answered from the clarify band
+    sentence_known: float = 2.0  # a sentence of a long message needs this many known words
     attribute_known: int = 1  # at most this many known words + an unknown one → unknown
     fuzzy_bonus: float = 20.0  # at most this much for a near-verbatim stored question
     min_correction_len: int = 4  # shorter words are never typo-corrected
@@ -546,9 +547,13 @@ class Matcher:
         best_query: _Query | None = None
         parts = sentences(text)
         pieces = [text, *parts] if len(parts) > 1 else [text]
-        for piece in pieces:
+        for number, piece in enumerate(pieces):
             query = index.query(piece)
             scored = index.score(query, skip)
+            if number and scored:
+                # A short sentence ("can you help?") must not outvote the whole message.
+                weight = min(1.0, query.known / self.config.sentence_known)
+                scored = [(score * weight, entry, qid) for score, entry, qid in scored]
             if scored and (not best_scores or scored[0][0] > best_scores[0][0]):
                 best_scores, best_query = scored, query
             elif best_query is None:
