@@ -40,6 +40,8 @@ EN_STOP = frozenset(
     explain explained guy guys ppl people's rn tbh imo lmao omg wow huh exactly basically
     could would there's isnt aren't wasnt don't dont doesnt didnt cant can't won't
     true right correct happen happened happening whats what's
+    yo em legit seriously honestly literally anyway anyways whatever kinda sorta dunno
+    gotta idk fr ngl everyone everybody someone's
     """.split()
 )
 RU_STOP = frozenset(
@@ -58,6 +60,7 @@ RU_STOP = frozenset(
     кстати короче типа вроде якобы пжл спс сих пор стоит
     слушай слушайте блин ваще вообще-то реально правда действительно
     так-то значит это-то лол ладно хорошо понятно
+    вдруг норм типо капец прям чего-то всё-таки вообщем
     """.split()
 )
 
