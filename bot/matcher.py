@@ -180,12 +180,7 @@ class _LangIndex:
             numbers: set[str] = set()
             first = len(self.question_text)
             for question in entry.questions.get(lang, ()):
-                raw = self._prepare(question)
-                stems = [stem(w, lang) for w in raw]
-                for word, base in zip(raw, stems, strict=True):
-                    if not self._is_function(word):
-                        vocab.add(base)
-                        surface[word] = base
+                raw, stems = self._learn(question, surface)
                 terms = frozenset(self._terms(raw, stems)) | frozenset(intent_tokens(raw))
                 qid = len(self.question_text)
                 self.question_text.append(question)
@@ -200,18 +195,14 @@ class _LangIndex:
             extra_text = entry.extra_text.get(lang, "")
             self.entry_quantity.append(states_quantity(extra_text))
             self.entry_time.append(states_time(extra_text))
-            raw = self._prepare(extra_text)
-            stems = [stem(w, lang) for w in raw]
-            for word, base in zip(raw, stems, strict=True):
-                if not self._is_function(word):
-                    vocab.add(base)
-                    surface[word] = base
+            raw, stems = self._learn(extra_text, surface)
             extra = frozenset(self._terms(raw, stems))
             numbers.update(t for t in extra if t[0].isdigit())
             self.entry_term_counts.append(dict(counts))
             self.entry_extra.append(extra)
             self.entry_numbers.append(frozenset(numbers))
         self.postings = {term: tuple(ids) for term, ids in postings.items()}
+        vocab.update(surface.values())
 
         entry_count = max(len(entries), 1)
         document_frequency: dict[str, int] = defaultdict(int)
@@ -243,6 +234,15 @@ class _LangIndex:
             else:
                 out.append(word)
         return out
+
+    def _learn(self, text: str, surface: dict[str, str]) -> tuple[list[str], list[str | None]]:
+        """Split a knowledge-base text into words and stems, remembering its vocabulary."""
+        raw = self._prepare(text)
+        stems: list[str | None] = [stem(w, self.lang) for w in raw]
+        for word, base in zip(raw, stems, strict=True):
+            if base is not None and not self._is_function(word):
+                surface[word] = base
+        return raw, stems
 
     def _is_function(self, word: str) -> bool:
         return word in QUESTION_WORDS or is_stop(word, self.lang)
