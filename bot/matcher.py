@@ -60,6 +60,7 @@ class MatcherConfig:
     unmatched_penalty: float = 0.8  # per known word of the question that the entry lacks
     penalty_scale: float = 1.0  # penalties shrink as known words grow: count / known**scale
     solo_margin: float = 20.0  # a lone candidate this far ahead is answered from the clarify band
+    refuse_wrong_kind: bool = True  # the best entry holds no amount/date asked for → unknown
     sentence_known: float = 2.0  # a sentence of a long message needs this many known words
     attribute_known: int = 1  # at most this many known words + an unknown one → unknown
     fuzzy_bonus: float = 20.0  # at most this much for a near-verbatim stored question
@@ -124,6 +125,8 @@ class _Query:
     unknown: tuple[str, ...]
     text_key: str
     known: int = 0
+    # Entries that cannot answer the kind of question asked ("when?" of an undated entry).
+    wrong_kind: set[int] = field(default_factory=set)
 
 
 class _LangIndex:
@@ -445,6 +448,7 @@ class _LangIndex:
                 "?when" in query.terms and not self.entry_time[entry]
             ):
                 score *= config.intent_penalty
+                query.wrong_kind.add(entry)
             results.append((score, entry, qid))
         results.sort(key=lambda r: -r[0])
         return self._refine(query, results, exclude)
@@ -584,6 +588,11 @@ class Matcher:
         if not candidates or candidates[0].score < config.clarify_score:
             top = candidates[0].score if candidates else 0.0
             return MatchResult("unknown", None, top, lang, None, candidates, unknown_words)
+        if query is not None and scored[0][1] in query.wrong_kind and config.refuse_wrong_kind:
+            # "When did Alexey leave?" of an entry with no date: it cannot be answered.
+            return MatchResult(
+                "unknown", None, candidates[0].score, lang, None, candidates, unknown_words
+            )
         best = candidates[0]
         runner_up = candidates[1].score if len(candidates) > 1 else 0.0
         lead = best.score - runner_up
