@@ -14,8 +14,10 @@ import sys
 from collections.abc import Iterable
 
 REDACTED = "[REDACTED]"
-# Anything shaped like a bot token, even one we were not told about.
-_TOKEN_SHAPE = re.compile(r"\b\d{5,15}:[A-Za-z0-9_-]{30,}\b")
+# Anything shaped like a bot token, even one we were not told about. Not `\b`-anchored: in
+# the URLs httpx and PTB log, the token follows "/bot" directly ("/bot123:AAE…/getMe"), and
+# a secret may end in "-" or "_".
+_TOKEN_SHAPE = re.compile(r"(?<!\d)\d{5,15}:[A-Za-z0-9_-]{30,}")
 _QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING}
 _CAPPED_LOGGERS = ("telegram", "apscheduler", "asyncio")
 
