@@ -13,10 +13,12 @@ from telegram.ext import ContextTypes
 
 from bot.app import reload_knowledge
 from bot.gaps import cluster_gaps
+from bot.render import TELEGRAM_LIMIT
 from handlers.commands import unknown_command
 from handlers.replies import bot_data, user_lang
 
 MAX_ERRORS_SHOWN = 15
+MAX_ERROR_CHARS = 500  # of one error line; keeps every line far below a message
 
 
 def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -34,10 +36,28 @@ def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
     )
 
 
-async def _send(update: Update, text: str) -> None:
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+async def _send(update: Update, *lines: str) -> None:
+    """Send lines of balanced HTML, in as many messages as needed; a line is never cut.
+
+    Cutting the joined text instead could end a message inside a tag or an entity, which
+    Telegram refuses (and would lose whatever followed the cut).
+    """
     message = update.effective_message
-    if message is not None:
-        await message.reply_text(text[:4000], do_quote=False)
+    if message is None:
+        return
+    chunk = ""
+    for line in lines:
+        candidate = f"{chunk}\n{line}" if chunk else line
+        if chunk and _utf16_len(candidate) > TELEGRAM_LIMIT:
+            await message.reply_text(chunk, do_quote=False)
+            candidate = line
+        chunk = candidate
+    if chunk:
+        await message.reply_text(chunk, do_quote=False)
 
 
 async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -55,14 +75,14 @@ async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await _send(update, html.escape(text))
         return
     root = data.require().runtime.root.parent
-    lines = [html.escape(e.format(root)) for e in result.errors[:MAX_ERRORS_SHOWN]]
+    lines = [
+        f"<code>{html.escape(e.format(root)[:MAX_ERROR_CHARS])}</code>"
+        for e in result.errors[:MAX_ERRORS_SHOWN]
+    ]
     more = len(result.errors) - MAX_ERRORS_SHOWN
     if more > 0:
         lines.append(f"… +{more}")
-    await _send(
-        update,
-        html.escape(ui.text("reload_failed", lang)) + "\n<code>" + "\n".join(lines) + "</code>",
-    )
+    await _send(update, html.escape(ui.text("reload_failed", lang)), *lines)
 
 
 async def gaps_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -90,7 +110,7 @@ async def gaps_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             f"{cluster.count}× [{cluster.lang}] {html.escape(cluster.example)} → "
             f"<code>{html.escape(nearest)}</code> ({cluster.best_score:.0f})"
         )
-    await _send(update, "\n".join(lines))
+    await _send(update, *lines)
 
 
 async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -120,7 +140,7 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     for entry_id, count in stats.top_entries[:5]:
         up, down = stats.feedback.get(entry_id, (0, 0))
         lines.append(f"<code>{html.escape(entry_id)}</code>: {count} (👍 {up} / 👎 {down})")
-    await _send(update, "\n".join(lines))
+    await _send(update, *lines)
 
 
 async def kb_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -33,10 +33,13 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     action, shown_lang = decode_action(raw)
     lang = shown_lang or user_lang(update, data)
     message = query.message
+    is_feedback = action.startswith(f"{ACTION_FEEDBACK}:")
+    # One vote per message. Nothing is awaited between this check and remember_vote below,
+    # so two quick taps can't both count; forged data is rejected before the vote is used up.
     if (
-        action.startswith(f"{ACTION_FEEDBACK}:")
+        is_feedback
         and isinstance(message, Message)
-        and not data.remember_vote(message.chat.id, message.message_id)
+        and (message.chat.id, message.message_id) in data.voted
     ):
         await query.answer(data.require().answers.text("feedback_thanks", lang).text)
         return
@@ -44,7 +47,9 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if reply.kind == "expired":
         await query.answer(reply.text, show_alert=True)
         return
-    if action.startswith(f"{ACTION_FEEDBACK}:"):
+    if is_feedback:
+        if isinstance(message, Message):
+            data.remember_vote(message.chat.id, message.message_id)
         await query.answer(reply.text)
         if isinstance(message, Message):
             # A message too old to edit keeps its buttons; the vote still counts once.

@@ -57,6 +57,10 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if not await throttle_allows(update, context):
         return
     data = bot_data(context)
+    if not text.strip():  # only "@bot": a hello, not a question (and no empty gap to store)
+        reply = data.require().answers.greeting(user_lang(update, data))
+        await send_reply(update, context, reply, quote=in_group)
+        return
     user = update.effective_user
     reply = data.require().answers.ask(
         text,
