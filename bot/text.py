@@ -127,11 +127,19 @@ def fold(text: str) -> str:
     return " ".join(text.translate(_FOLD_TABLE).split())
 
 
+_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
+
+
 def words(text: str) -> list[str]:
-    """Split folded text into words (letters, or numbers with their separators)."""
+    """Split folded text into words (letters, or numbers with their separators).
+
+    Markup tags a user pasted ("<b>", "</blockquote>") and lone letters carry no topic.
+    """
     out = []
-    for match in _WORD.finditer(fold(text)):
+    for match in _WORD.finditer(fold(_MARKUP.sub(" ", text))):
         word = match.group(0).replace("’", "'")
+        if len(word) == 1 and not word.isdigit():
+            continue
         if word[0].isdigit():
             out.append(word.replace(",", "."))
         else:
