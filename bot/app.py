@@ -11,16 +11,20 @@ import asyncio
 import contextlib
 import logging
 import signal
+import threading
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
 from bot.answers import Answers
 from bot.knowledge import LANGS
-from bot.runtime import KnowledgeRuntime, ReloadResult
+from bot.runtime import Fingerprint, KnowledgeRuntime, ReloadResult
 from bot.settings import Settings
 from bot.storage import Storage
 from bot.systemd import SystemdNotifier
@@ -59,6 +63,7 @@ class BotData:
     voted: dict[tuple[int, int], None] = field(default_factory=dict)  # one vote per message
     last_reload: str = "never"
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    stop_requested: bool = False  # SIGTERM/SIGINT seen; see install_signal_handlers
 
     def require(self) -> Services:
         """Return the services; they are always set by build_application."""
@@ -150,43 +155,134 @@ def status_line(data: BotData) -> str:
     )
 
 
-async def reload_knowledge(application: Application, reason: str) -> ReloadResult:  # type: ignore[type-arg]
-    """Reload on the side (in a thread) and swap; tell systemd RELOADING then READY."""
+def _serving(application: Application) -> bool:  # type: ignore[type-arg]
+    """Whether updates flow: the application and its updater (polling or webhook) both run."""
+    updater = application.updater
+    return application.running and updater is not None and updater.running
+
+
+def _spawn(application: Application, coro: Coroutine[Any, Any, None], name: str) -> None:  # type: ignore[type-arg]
+    """Run a background task that post_stop cancels; it leaves the list once it is done.
+
+    A task that dies of an unexpected exception is logged at once: otherwise the error would
+    surface only when the task is garbage collected, if ever.
+    """
     data: BotData = application.bot_data
-    data.notifier.reloading()
+    task = asyncio.get_running_loop().create_task(coro, name=name)
+    data.tasks.append(task)
+
+    def finished(done: asyncio.Task[None]) -> None:
+        with contextlib.suppress(ValueError):
+            data.tasks.remove(done)
+        if not done.cancelled() and done.exception() is not None:
+            logger.error("background task %s failed", name, exc_info=done.exception())
+
+    task.add_done_callback(finished)
+
+
+async def reload_knowledge(application: Application, reason: str) -> ReloadResult:  # type: ignore[type-arg]
+    """Reload on the side (in a thread) and swap; tell systemd RELOADING then READY.
+
+    systemd hears about the reload only once the bot has announced READY=1: during start-up a
+    RELOADING=1 would be out of protocol and a READY=1 premature. Once RELOADING=1 is out,
+    READY=1 follows even if the reload failed, or the unit would stay "reloading" for good;
+    only a shutdown overtaking the reload ends it with STOPPING=1 instead.
+    """
+    data: BotData = application.bot_data
+    notify = _serving(application)
+    if notify:
+        data.notifier.reloading()
     logger.info("knowledge reload requested (%s)", reason)
-    result = await asyncio.to_thread(data.require().runtime.reload)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    data.last_reload = f"{stamp} ({'ok' if result.ok else 'rejected, old one kept'})"
-    data.notifier.ready(status_line(data))
+    try:
+        result = await asyncio.to_thread(data.require().runtime.reload)
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        data.last_reload = f"{stamp} ({'ok' if result.ok else 'rejected, old one kept'})"
+    finally:
+        # A shutdown may have overtaken (and cancelled) this reload: READY=1 would contradict it.
+        overtaken = data.stop_requested or (notify and not _serving(application))
+        if notify and not overtaken:
+            data.notifier.ready(status_line(data))
+        elif not overtaken:
+            data.notifier.status(status_line(data))
     return result
 
 
 async def _watch_knowledge(application: Application) -> None:  # type: ignore[type-arg]
-    """Reload when knowledge files change, once they have been stable for one interval."""
+    """Reload when knowledge files change, once they have been stable for one interval.
+
+    An editor or `git pull` may still be writing when the first change shows, so the files
+    must look the same on two checks in a row. A failed check is logged and retried: the
+    watcher must not die quietly and leave the bot deaf to edits.
+    """
     data: BotData = application.bot_data
-    pending = False
+    runtime = data.require().runtime
+    seen: Fingerprint | None = None
     while True:
         await asyncio.sleep(WATCH_INTERVAL)
-        changed = await asyncio.to_thread(data.require().runtime.files_changed)
-        if changed and not pending:
-            pending = True  # debounce: an editor may still be writing
-            continue
-        if pending:
-            pending = False
-            if changed:
+        try:
+            current = await asyncio.to_thread(runtime.files_fingerprint)
+            if current == runtime.loaded_fingerprint:
+                seen = None
+            elif current != seen:
+                seen = current  # changed, or still changing: look again next interval
+            else:
+                seen = None
                 await reload_knowledge(application, "knowledge files changed")
+        except Exception:
+            logger.exception("knowledge file watcher: check failed; trying again")
 
 
 async def _announce_ready(application: Application) -> None:  # type: ignore[type-arg]
-    """Send READY=1 once polling (or the webhook) really runs."""
+    """Send READY=1 once polling (or the webhook) really runs, or carry out a deferred stop."""
     data: BotData = application.bot_data
-    updater = application.updater
     # PTB has no "polling started" hook; poll its public flags briefly after post_init.
-    while not (application.running and updater is not None and updater.running):  # noqa: ASYNC110
+    while not _serving(application):  # noqa: ASYNC110
         await asyncio.sleep(0.05)
+    if data.stop_requested:
+        # A stop signal arrived while the updater was starting (see install_signal_handlers).
+        asyncio.get_running_loop().call_soon(_raise_system_exit)
+        return
     data.notifier.ready(status_line(data))
     logger.info("returnbot is ready")
+
+
+def _raise_system_exit() -> None:
+    raise SystemExit(0)
+
+
+def install_signal_handlers(application: Application, loop: asyncio.AbstractEventLoop) -> None:  # type: ignore[type-arg]
+    """SIGHUP reloads the knowledge base; SIGTERM and SIGINT stop gracefully.
+
+    run_bot installs them before start-up begins, so that a signal in the first second is
+    neither fatal (SIGHUP's default action kills the process) nor lost (PTB's stop_running
+    does nothing between post_init and the start of polling). _post_init installs them again,
+    replacing them with identical ones, so applications started without run_bot get them too.
+
+    A stop sends STOPPING=1, then raises SystemExit like PTB's own stop signals: run_polling
+    catches it in any phase, stops the updater, finishes updates in flight and runs the stop
+    and shutdown hooks. The one phase where that is unsafe is while the updater starts (PTB
+    would close its coroutine in the middle of an HTTP request); then _announce_ready raises
+    it as soon as the bot runs. A second stop signal is logged and ignored.
+    """
+    data: BotData = application.bot_data
+
+    def request_reload() -> None:
+        _spawn(application, reload_knowledge(application, "SIGHUP"), "reload on SIGHUP")
+
+    def request_stop(signum: int) -> None:
+        if data.stop_requested:
+            logger.info("%s received again; already stopping", signal.Signals(signum).name)
+            return
+        data.stop_requested = True
+        data.notifier.stopping()
+        logger.info("stop signal received; finishing updates in flight")
+        updater = application.updater
+        if application.running or updater is None or not updater.running:
+            raise SystemExit(0)
+
+    loop.add_signal_handler(signal.SIGHUP, request_reload)
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(stop_signal, request_stop, stop_signal)
 
 
 async def _post_init(application: Application) -> None:  # type: ignore[type-arg]
@@ -199,66 +295,111 @@ async def _post_init(application: Application) -> None:  # type: ignore[type-arg
         await application.bot.set_my_commands(
             commands, language_code=None if lang == "en" else lang
         )
-    loop = asyncio.get_running_loop()
-
-    def request_reload() -> None:
-        task = loop.create_task(reload_knowledge(application, "SIGHUP"))
-        data.tasks.append(task)
-
-    def request_stop() -> None:
-        data.notifier.stopping()
-        logger.info("stop signal received; finishing updates in flight")
-        application.stop_running()
-
-    loop.add_signal_handler(signal.SIGHUP, request_reload)
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(stop_signal, request_stop)
-    data.tasks.append(loop.create_task(data.notifier.run_watchdog()))
-    data.tasks.append(loop.create_task(_announce_ready(application)))
+    install_signal_handlers(application, asyncio.get_running_loop())
+    _spawn(application, data.notifier.run_watchdog(), "watchdog")
+    _spawn(application, _announce_ready(application), "announce ready")
     if data.require().settings.watch_knowledge:
-        data.tasks.append(loop.create_task(_watch_knowledge(application)))
+        _spawn(application, _watch_knowledge(application), "knowledge file watcher")
+
+
+async def _cancel_background_tasks(data: BotData) -> None:
+    """Cancel and await every background task; one that had failed must not stop the rest."""
+    tasks = list(data.tasks)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    data.tasks.clear()
 
 
 async def _post_stop(application: Application) -> None:  # type: ignore[type-arg]
     """Stop background tasks once updates in flight are done."""
     data: BotData = application.bot_data
     data.notifier.stopping()
-    for task in data.tasks:
-        task.cancel()
-    for task in data.tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    data.tasks.clear()
+    await _cancel_background_tasks(data)
 
 
 async def _post_shutdown(application: Application) -> None:  # type: ignore[type-arg]
-    """Flush and close storage last."""
+    """Stop what post_stop did not (a stop during start-up skips it); close storage last."""
     data: BotData = application.bot_data
+    await _cancel_background_tasks(data)
     if data.services is not None:
         data.services.storage.close()
     logger.info("returnbot stopped")
 
 
-def run_bot(settings: Settings, runtime: KnowledgeRuntime | None = None) -> int:
-    """Run until SIGTERM/SIGINT: long polling by default, a webhook when configured."""
+def run_bot(
+    settings: Settings,
+    runtime: KnowledgeRuntime | None = None,
+    *,
+    reload_requested: threading.Event | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT: long polling by default, a webhook when configured.
+
+    Returns the process exit code. Failures end up in the log, never as a bare traceback on
+    stderr: PTB puts the token into some exception messages (a rejected token, for one), and
+    only the log handler redacts it.
+
+    Args:
+        settings: The bot's settings.
+        runtime: The knowledge base, if already loaded (the CLI loads it to report errors).
+        reload_requested: Set by the caller's own SIGHUP handler if a SIGHUP arrived before
+            this function took over; the reload is then done as soon as the loop runs.
+    """
     application = build_application(settings, runtime=runtime)
-    if settings.webhook_url:
-        host, _, port = settings.webhook_listen.rpartition(":")
-        application.run_webhook(
-            listen=host or "127.0.0.1",
-            port=int(port),
-            webhook_url=settings.webhook_url,
-            secret_token=(
-                settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
-            ),
-            allowed_updates=ALLOWED_UPDATES,
-            stop_signals=None,
-            close_loop=False,
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # run_polling uses the current loop
+    install_signal_handlers(application, loop)
+    if reload_requested is not None and reload_requested.is_set():
+        loop.call_soon(
+            lambda: _spawn(
+                application, reload_knowledge(application, "SIGHUP at start-up"), "early reload"
+            )
         )
-    else:
-        application.run_polling(
-            allowed_updates=ALLOWED_UPDATES,
-            stop_signals=None,  # our own handlers send STOPPING=1 first (see _post_init)
-            close_loop=False,
-        )
+    try:
+        if settings.webhook_url:
+            host, _, port = settings.webhook_listen.rpartition(":")
+            application.run_webhook(
+                listen=host or "127.0.0.1",
+                port=int(port),
+                webhook_url=settings.webhook_url,
+                secret_token=(
+                    settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+                ),
+                allowed_updates=ALLOWED_UPDATES,
+                stop_signals=None,  # ours, installed above
+                close_loop=False,
+            )
+        else:
+            application.run_polling(
+                allowed_updates=ALLOWED_UPDATES,
+                stop_signals=None,  # ours, installed above
+                close_loop=False,
+            )
+    except InvalidToken:
+        logger.error("Telegram rejected the bot token (revoked or mistyped?); not running")
+        return 2
+    except NetworkError as exc:
+        logger.error("cannot reach the Telegram Bot API (%s); exiting", exc)
+        return 1
+    except Exception:
+        logger.exception("returnbot failed")
+        return 1
+    finally:
+        _close_loop(loop)
     return 0
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Remove our signal handlers and close the loop as asyncio.run would, tasks included."""
+    for signum in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(signum)
+    try:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())  # e.g. a reload in a thread
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -283,6 +285,10 @@ def _run_telegram(settings: Settings) -> int:
     from bot.logs import configure_logging
 
     assert settings.token is not None  # noqa: S101 - checked by the callers
+    # SIGHUP's default action kills the process. Until run_bot's event loop takes the signal
+    # over, remember it instead: the bot then reloads as soon as it runs.
+    reload_requested = threading.Event()
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: reload_requested.set())
     secrets = [settings.token.get_secret_value()]
     if settings.webhook_secret is not None:
         secrets.append(settings.webhook_secret.get_secret_value())
@@ -294,7 +300,7 @@ def _run_telegram(settings: Settings) -> int:
             _err(error.format(Path.cwd()))
         _err(f"returnbot: {len(exc.errors)} problem(s) in the knowledge base; not starting")
         return EXIT_PROBLEMS
-    return run_bot(settings, runtime)
+    return run_bot(settings, runtime, reload_requested=reload_requested)
 
 
 def cmd_default(args: argparse.Namespace) -> int:
@@ -450,7 +456,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `returnbot` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except KeyboardInterrupt:  # Ctrl-C in the chat, or while the bot is still starting
+        return 130
 
 
 if __name__ == "__main__":
