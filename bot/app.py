@@ -247,6 +247,7 @@ async def _announce_ready(application: Application) -> None:  # type: ignore[typ
 
 
 def _raise_system_exit() -> None:
+    """End run_polling the way PTB's own stop signals do (see install_signal_handlers)."""
     raise SystemExit(0)
 
 
@@ -278,7 +279,7 @@ def install_signal_handlers(application: Application, loop: asyncio.AbstractEven
         logger.info("stop signal received; finishing updates in flight")
         updater = application.updater
         if application.running or updater is None or not updater.running:
-            raise SystemExit(0)
+            _raise_system_exit()
 
     loop.add_signal_handler(signal.SIGHUP, request_reload)
     for stop_signal in (signal.SIGTERM, signal.SIGINT):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kb_edits import apply_break, copy_knowledge
 
 from bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
 from bot.knowledge.models import Entry
@@ -242,13 +242,8 @@ def test_run_with_a_misspelt_setting_suggests_the_right_one(tmp_path: Path) -> N
 
 
 def test_run_with_a_broken_knowledge_base_names_file_and_line(tmp_path: Path) -> None:
-    broken = tmp_path / "knowledge"
-    shutil.copytree(default_knowledge_dir(), broken)
-    about = broken / "entries" / "about.yaml"
-    lines = about.read_text(encoding="utf-8").splitlines(keepends=True)
-    index = next(i for i, line in enumerate(lines) if line.startswith("    kind: "))
-    lines[index] = "  " + lines[index]
-    about.write_text("".join(lines), encoding="utf-8")
+    broken = copy_knowledge(tmp_path / "knowledge")
+    line = apply_break(broken)
     env = {
         "RETURNBOT_TOKEN": TOKEN,
         "RETURNBOT_KNOWLEDGE_DIR": str(broken),
@@ -256,14 +251,14 @@ def test_run_with_a_broken_knowledge_base_names_file_and_line(tmp_path: Path) ->
     }
     done = run_cli("run", cwd=tmp_path, env=env)
     assert done.returncode == 1
-    assert re.search(rf"^knowledge/entries/about\.yaml:{index + 1}: ", done.stderr, re.M)
+    assert re.search(rf"^knowledge/entries/about\.yaml:{line}: ", done.stderr, re.M)
     assert "not starting" in done.stderr
     assert "Traceback" not in done.stderr
     assert TOKEN.partition(":")[2] not in done.stdout + done.stderr
 
     check = run_cli("kb", "check", "--knowledge", str(broken), cwd=tmp_path)
     assert check.returncode == 1
-    assert f"knowledge/entries/about.yaml:{index + 1}: " in check.stdout
+    assert f"knowledge/entries/about.yaml:{line}: " in check.stdout
 
 
 # --------------------------------------------------------------------------------------------

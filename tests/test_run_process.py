@@ -14,7 +14,6 @@ import contextlib
 import itertools
 import os
 import re
-import shutil
 import signal
 import socket
 import sqlite3
@@ -29,20 +28,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from fakes.bot_api import FakeBotAPI, make_user
+from kb_edits import MARKER, about_entry, apply_break, apply_edit, copy_knowledge
 
 from bot.knowledge import load_knowledge
 from bot.storage import Storage
 
-REPO = Path(__file__).resolve().parent.parent
-KNOWLEDGE = REPO / "knowledge"
-ABOUT_YAML = Path("entries") / "about.yaml"
-
 TOKEN = "7350123:AAF-processTestToken_aBcDeFgHiJkLmNo"  # noqa: S105 - the fake's token
 OTHER_TOKEN = "7350123:AAF-wrongTokenFromTheEnvironment_9"  # noqa: S105 - rejected by the fake
 ADMIN_ID = 9_000_001
-MARKER = "Zebra lantern marker sentence."
 
 # Safety nets against hangs, not timing assertions; a healthy run uses a fraction of each.
 START_TIMEOUT = 30.0
@@ -53,49 +47,12 @@ MAX_LOAD_ROUNDS = 3000  # the load thread's hard bound; tests stop it long befor
 
 
 # --------------------------------------------------------------------------------------------
-# The knowledge base copy and its edits
-
-
-def about_entry(kb_dir: Path) -> tuple[str, str]:
-    """The first entry of about.yaml: its id and first English question."""
-    data = yaml.safe_load((kb_dir / ABOUT_YAML).read_text(encoding="utf-8"))
-    entry = data["entries"][0]
-    return entry["id"], entry["questions"]["en"][0]
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace a file the way editors and `git pull` do, so no reader sees half of it."""
-    temp = path.with_name(path.name + ".tmp-edit")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
-
-
-def add_marker(kb_dir: Path) -> None:
-    """Put MARKER at the start of the first entry's English answer (no digits: still valid)."""
-    path = kb_dir / ABOUT_YAML
-    text = path.read_text(encoding="utf-8")
-    anchor = re.search(r"^(    answer:\n      en: >-\n        )", text, re.MULTILINE)
-    assert anchor is not None, "about.yaml changed shape; adapt add_marker"
-    assert MARKER not in text
-    edited = text[: anchor.end()] + MARKER + " " + text[anchor.end() :]
-    write_atomically(path, edited)
-
-
-def break_indentation(kb_dir: Path) -> int:
-    """Indent the first entry's `kind:` line too deep (a YAML error); return its line number."""
-    path = kb_dir / ABOUT_YAML
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    index = next(i for i, line in enumerate(lines) if line.startswith("    kind: "))
-    lines[index] = "  " + lines[index]
-    write_atomically(path, "".join(lines))
-    return index + 1
+# The knowledge base copy
 
 
 @pytest.fixture
 def kb_dir(tmp_path: Path) -> Path:
-    target = tmp_path / "knowledge"
-    shutil.copytree(KNOWLEDGE, target)
-    return target
+    return copy_knowledge(tmp_path / "knowledge")
 
 
 # --------------------------------------------------------------------------------------------
@@ -514,7 +471,7 @@ def test_sighup_reload_under_load_swaps_good_and_rejects_broken_knowledge(
 
     with QuestionLoad(fake, probe, load_questions()) as load:
         load.wait_rounds(3)
-        add_marker(kb_dir)
+        apply_edit(kb_dir)
         edited_after = load.last_round()
         mark = notify.mark()
         bot.send(signal.SIGHUP)
@@ -523,7 +480,7 @@ def test_sighup_reload_under_load_swaps_good_and_rejects_broken_knowledge(
         assert "(ok)" in notify.snapshot()[ready]["STATUS"]
         swapped = load.wait_for(lambda a: MARKER in a.text, after_round=edited_after)
 
-        line = break_indentation(kb_dir)
+        line = apply_break(kb_dir)
         since = bot.log_mark()
         mark = notify.mark()
         bot.send(signal.SIGHUP)
@@ -565,14 +522,14 @@ def test_file_watcher_reloads_edits_and_keeps_serving_after_a_broken_edit(
         load.wait_rounds(2)
         mark = notify.mark()
         edited_after = load.last_round()
-        add_marker(kb_dir)
+        apply_edit(kb_dir)
         reloading = notify.wait_for(has("RELOADING", "1"), after=mark, timeout=RELOAD_TIMEOUT)
         notify.wait_for(has("READY", "1"), after=reloading, timeout=RELOAD_TIMEOUT)
         swapped = load.wait_for(lambda a: MARKER in a.text, after_round=edited_after)
 
         since = bot.log_mark()
         mark = notify.mark()
-        line = break_indentation(kb_dir)
+        line = apply_break(kb_dir)
         reloading = notify.wait_for(has("RELOADING", "1"), after=mark, timeout=RELOAD_TIMEOUT)
         ready = notify.wait_for(has("READY", "1"), after=reloading, timeout=RELOAD_TIMEOUT)
         assert "rejected" in notify.snapshot()[ready]["STATUS"]
@@ -599,7 +556,7 @@ def test_admin_reload_command_reports_success_and_errors(
     stranger_id = 9_000_002
     mark = notify.mark()
 
-    add_marker(kb_dir)
+    apply_edit(kb_dir)
     fake.send_command("reload", user=make_user(stranger_id))
     refused = fake.wait_for_reply(stranger_id, timeout=REPLY_TIMEOUT).params["text"]
     assert "reloaded" not in refused.lower()
@@ -609,7 +566,7 @@ def test_admin_reload_command_reports_success_and_errors(
     assert "reloaded" in fake.wait_for_reply(ADMIN_ID, timeout=REPLY_TIMEOUT).params["text"]
     assert MARKER in ask(fake, probe, 7_000_002)
 
-    line = break_indentation(kb_dir)
+    line = apply_break(kb_dir)
     fake.send_command("reload", user=admin)
     failed = fake.wait_for_reply(ADMIN_ID, timeout=REPLY_TIMEOUT).params["text"]
     assert "Reload failed" in failed

@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 import threading
 import time
 from pathlib import Path
 
 import pytest
-import yaml
+from kb_edits import ABOUT, EXTRA_QUESTION, MARKER, about_entry, broken, copy_knowledge, edited
 
 import bot.runtime as runtime_module
-from bot.knowledge import default_knowledge_dir
 from bot.runtime import KnowledgeRuntime, Snapshot
 
-ABOUT = Path("entries") / "about.yaml"
-MARKER = "Zebra lantern marker sentence."
-EXTRA_QUESTION = "Zebra lantern question about the bot?"
 WAIT = 30.0  # a safety net for the threaded test, not a timing assertion
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One copy of the shipped knowledge base, taken once: others may be editing the original."""
-    target = tmp_path_factory.mktemp("pristine") / "knowledge"
-    shutil.copytree(default_knowledge_dir(), target)
-    return target
+    return copy_knowledge(tmp_path_factory.mktemp("pristine") / "knowledge")
 
 
 @pytest.fixture
@@ -49,34 +42,6 @@ def runtime(kb_dir: Path, first_load: Snapshot) -> KnowledgeRuntime:
     return KnowledgeRuntime(kb_dir, first_load)
 
 
-def about_id(kb_dir: Path) -> str:
-    return str(yaml.safe_load((kb_dir / ABOUT).read_text(encoding="utf-8"))["entries"][0]["id"])
-
-
-def edited(text: str) -> str:
-    """The about file with MARKER in the first answer and EXTRA_QUESTION among its questions."""
-    answer = re.search(r"^    answer:\n      en: >-\n        ", text, re.MULTILINE)
-    questions = re.search(r"^    questions:\n      en:\n", text, re.MULTILINE)
-    assert answer is not None
-    assert questions is not None
-    assert questions.end() < answer.end()
-    return (
-        text[: questions.end()]
-        + f"        - {EXTRA_QUESTION}\n"
-        + text[questions.end() : answer.end()]
-        + f"{MARKER} "
-        + text[answer.end() :]
-    )
-
-
-def broken(text: str) -> tuple[str, int]:
-    """The about file with one line indented too deep, and that line's number."""
-    lines = text.splitlines(keepends=True)
-    index = next(i for i, line in enumerate(lines) if line.startswith("    kind: "))
-    lines[index] = "  " + lines[index]
-    return "".join(lines), index + 1
-
-
 def answer_en(snapshot: Snapshot, entry_id: str) -> str:
     entry = snapshot.kb.entry(entry_id)
     assert entry is not None
@@ -88,7 +53,7 @@ def answer_en(snapshot: Snapshot, entry_id: str) -> str:
 
 
 def test_good_reload_swaps_in_the_new_knowledge(runtime: KnowledgeRuntime, kb_dir: Path) -> None:
-    entry_id = about_id(kb_dir)
+    entry_id = about_entry(kb_dir)[0]
     before = runtime.current
     path = kb_dir / ABOUT
     path.write_text(edited(path.read_text(encoding="utf-8")), encoding="utf-8")
@@ -218,7 +183,7 @@ def test_an_edit_made_while_the_first_load_runs_is_not_missed(
 
     monkeypatch.setattr(runtime_module, "build_snapshot", build_then_edit)
     runtime = KnowledgeRuntime.load(kb_dir)
-    assert MARKER not in answer_en(runtime.current, about_id(kb_dir))
+    assert MARKER not in answer_en(runtime.current, about_entry(kb_dir)[0])
     assert runtime.files_changed()  # so the watcher will load the edit
 
 
@@ -230,7 +195,7 @@ def test_concurrent_readers_always_see_a_complete_snapshot(
     runtime: KnowledgeRuntime, kb_dir: Path
 ) -> None:
     """Readers never see a knowledge base paired with another one's index, nor a torn one."""
-    entry_id = about_id(kb_dir)
+    entry_id = about_entry(kb_dir)[0]
     path = kb_dir / ABOUT
     texts = [path.read_text(encoding="utf-8")]
     texts.append(edited(texts[0]))
