@@ -42,8 +42,15 @@ OUT_OF_SCOPE = "How do I bake sourdough bread at home?"
 def run_cli(
     *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot ARGS` with nothing inherited but PATH and HOME (plus `env`)."""
-    environ = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(cwd)}
+    """Run `python -m bot ARGS` with nothing inherited but PATH and HOME (plus `env`).
+
+    PYTHONPATH pins the code under test to this checkout, whatever the venv has installed.
+    """
+    environ = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(cwd),
+        "PYTHONPATH": str(REPO),
+    }
     environ.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],

@@ -34,6 +34,7 @@ from kb_edits import MARKER, about_entry, apply_break, apply_edit, copy_knowledg
 from bot.knowledge import load_knowledge
 from bot.storage import Storage
 
+REPO = Path(__file__).resolve().parent.parent
 TOKEN = "7350123:AAF-processTestToken_aBcDeFgHiJkLmNo"  # noqa: S105 - the fake's token
 OTHER_TOKEN = "7350123:AAF-wrongTokenFromTheEnvironment_9"  # noqa: S105 - rejected by the fake
 ADMIN_ID = 9_000_001
@@ -263,10 +264,14 @@ class BotProcess:
 
 
 def base_env(fake: FakeBotAPI | None, kb: Path, data: Path, **extra: str) -> dict[str, str]:
-    """A clean environment, as systemd gives it: nothing inherited but PATH and HOME."""
+    """A clean environment, as systemd gives it: nothing inherited but PATH and HOME.
+
+    PYTHONPATH pins the code under test to this checkout, whatever the venv has installed.
+    """
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(data.parent)),
+        "PYTHONPATH": str(REPO),
         "RETURNBOT_TOKEN": TOKEN,
         "RETURNBOT_BOT_API_URL": fake.base_url if fake else "http://127.0.0.1:9/bot",
         "RETURNBOT_KNOWLEDGE_DIR": str(kb),
