@@ -13,7 +13,7 @@ from typing import Literal
 from bot.knowledge import LANGS, Entry, KnowledgeBase, Lang
 from bot.matcher import MatchResult
 from bot.runtime import KnowledgeRuntime, Snapshot
-from bot.storage import Storage
+from bot.storage import BackgroundStorage, Storage
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,9 @@ def lang_from_code(code: str | None) -> Lang | None:
 class Answers:
     """Turns questions and button actions into replies from the current snapshot."""
 
-    def __init__(self, runtime: KnowledgeRuntime, storage: Storage | None = None) -> None:
+    def __init__(
+        self, runtime: KnowledgeRuntime, storage: Storage | BackgroundStorage | None = None
+    ) -> None:
         self.runtime = runtime
         self.storage = storage
 

@@ -26,7 +26,7 @@ from bot.answers import Answers
 from bot.knowledge import LANGS
 from bot.runtime import Fingerprint, KnowledgeRuntime, ReloadResult
 from bot.settings import Settings
-from bot.storage import Storage
+from bot.storage import BackgroundStorage, Storage
 from bot.systemd import SystemdNotifier
 from bot.throttle import Throttle
 
@@ -49,7 +49,7 @@ class Services:
     settings: Settings
     runtime: KnowledgeRuntime
     answers: Answers
-    storage: Storage
+    storage: BackgroundStorage
 
 
 @dataclass
@@ -139,7 +139,8 @@ def build_application(
     )
     application = builder.build()
     data: BotData = application.bot_data
-    data.services = Services(settings, runtime, Answers(runtime, storage), storage)
+    writer = BackgroundStorage(storage)  # disk waits must never stall the event loop
+    data.services = Services(settings, runtime, Answers(runtime, writer), writer)
     data.notifier = notifier or SystemdNotifier.from_environ()
     data.throttle = Throttle(settings.user_throttle)
     register_handlers(application)

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import math
 import os
+import queue
 import re
 import sqlite3
 import threading
@@ -24,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -698,3 +699,82 @@ class Storage:
     def __repr__(self) -> str:
         state = "healthy" if self.healthy else "disabled" if self._conn is None else "failing"
         return f"Storage({self._path!s}, {state})"
+
+
+# --------------------------------------------------------------------------------------------
+# Writes off the event loop
+# --------------------------------------------------------------------------------------------
+class BackgroundStorage:
+    """Storage whose writes run on one worker thread, so the bot never waits for the disk.
+
+    A locked database makes SQLite wait up to its busy timeout; on the event loop that would
+    stall every chat. Writes are queued instead (bounded: when full, new ones are dropped and
+    that is logged once); reads, which only admins make, first wait for queued writes.
+    """
+
+    def __init__(self, storage: Storage, *, max_pending: int = 10_000) -> None:
+        self.storage = storage
+        self._queue: queue.Queue[Callable[[], object] | None] = queue.Queue(max_pending)
+        self._dropped_logged = False
+        self._worker = threading.Thread(target=self._drain, name="storage-writer", daemon=True)
+        self._worker.start()
+
+    def _drain(self) -> None:
+        while (job := self._queue.get()) is not None:
+            try:
+                job()
+            finally:
+                self._queue.task_done()
+        self._queue.task_done()
+
+    def _submit(self, job: Callable[[], object]) -> None:
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            if not self._dropped_logged:
+                self._dropped_logged = True
+                logger.warning("storage: the write queue is full; dropping statistics")
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until queued writes are done (at most `timeout` seconds)."""
+        done = threading.Event()
+        self._submit(done.set)
+        return done.wait(timeout)
+
+    def record_question(self, **fields: Any) -> None:
+        """Queue Storage.record_question."""
+        self._submit(lambda: self.storage.record_question(**fields))
+
+    def record_feedback(self, entry_id: str, *, helpful: bool) -> None:
+        """Queue Storage.record_feedback."""
+        self._submit(lambda: self.storage.record_feedback(entry_id, helpful=helpful))
+
+    def gaps(self, **options: Any) -> list[Gap]:
+        """Storage.gaps, after the queued writes."""
+        self.flush()
+        return self.storage.gaps(**options)
+
+    def stats(self, **options: Any) -> Stats:
+        """Storage.stats, after the queued writes."""
+        self.flush()
+        return self.storage.stats(**options)
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the underlying storage works."""
+        return self.storage.healthy
+
+    @property
+    def path(self) -> Path | None:
+        """The database file."""
+        return self.storage.path
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Finish queued writes (bounded), stop the worker, close the database."""
+        if self._worker.is_alive():
+            try:
+                self._queue.put(None, timeout=timeout)
+            except queue.Full:
+                logger.warning("storage: writer still busy at shutdown; closing anyway")
+            self._worker.join(timeout)
+        self.storage.close()
