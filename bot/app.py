@@ -16,6 +16,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -363,6 +364,7 @@ def run_bot(
             application.run_webhook(
                 listen=host or "127.0.0.1",
                 port=int(port),
+                url_path=urlsplit(settings.webhook_url).path.lstrip("/"),
                 webhook_url=settings.webhook_url,
                 secret_token=(
                     settings.webhook_secret.get_secret_value() if settings.webhook_secret else None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import os
 import signal
 import sys
 import threading
@@ -272,9 +274,22 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: ARG001 - every handler ta
         _err(f"returnbot: {exc}")
         return EXIT_USAGE
     if settings.token is None:
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        if credentials:
+            _err(
+                f"returnbot: no token: the file returnbot_token is missing in {credentials} "
+                "(RETURNBOT_TOKEN is ignored when a credentials directory is set)"
+            )
+        else:
+            _err(
+                "returnbot: no token: set RETURNBOT_TOKEN, or the file returnbot_token in "
+                "$CREDENTIALS_DIRECTORY (try `returnbot chat` to talk to the bot locally)"
+            )
+        return EXIT_USAGE
+    if settings.webhook_url and importlib.util.find_spec("tornado") is None:
         _err(
-            "returnbot: no token: set RETURNBOT_TOKEN, or the file returnbot_token in "
-            "$CREDENTIALS_DIRECTORY (try `returnbot chat` to talk to the bot locally)"
+            "returnbot: RETURNBOT_WEBHOOK_URL needs the webhook extra: "
+            "pip install 'returnbot[webhook]' (or unset it to use long polling)"
         )
         return EXIT_USAGE
     return _run_telegram(settings)
