@@ -383,7 +383,7 @@ def run_bot(
         logger.error("Telegram rejected the bot token (revoked or mistyped?); not running")
         return 2
     except NetworkError as exc:
-        logger.error("cannot reach the Telegram Bot API (%s); exiting", exc)
+        logger.error("the Telegram Bot API failed or refused a request (%s); exiting", exc)
         return 1
     except Exception:
         logger.exception("returnbot failed")

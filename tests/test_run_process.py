@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import itertools
+import json
 import os
 import re
 import signal
@@ -22,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -887,3 +890,59 @@ def test_storage_keeps_no_user_chat_or_username(
         gaps = db.execute("SELECT COUNT(*) FROM gaps").fetchone()[0]
     assert questions_counted == len(users) * (len(questions) + 1)  # the scan saw real data
     assert gaps > 0
+
+
+# --------------------------------------------------------------------------------------------
+# Webhook mode
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _post_update(port: int, path: str, update: dict[str, Any], secret: str | None) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/{path}",
+        data=json.dumps(update).encode(),
+        headers={"Content-Type": "application/json"}
+        | ({"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}),
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=REPLY_TIMEOUT) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_webhook_mode_serves_updates_with_the_secret_only(
+    launcher: Launcher, fake: FakeBotAPI, kb_dir: Path, tmp_path: Path, notify: NotifyListener
+) -> None:
+    port = _free_port()
+    secret = "webhook-secret-value_123"  # noqa: S105 - a test value
+    env = base_env(
+        fake,
+        kb_dir,
+        tmp_path / "data",
+        # Telegram needs https; a reverse proxy would forward that path to the listener.
+        RETURNBOT_WEBHOOK_URL="https://bot.example.invalid/hook/returnbot",
+        RETURNBOT_WEBHOOK_SECRET=secret,
+        RETURNBOT_WEBHOOK_LISTEN=f"127.0.0.1:{port}",
+    )
+    bot = launcher.start({**env, "NOTIFY_SOCKET": str(notify.path)})
+    registered = fake.wait_for("setWebhook", timeout=START_TIMEOUT)
+    assert registered.params["url"] == "https://bot.example.invalid/hook/returnbot"
+    assert registered.params["secret_token"] == secret
+    notify.wait_for(has("READY", "1"), timeout=START_TIMEOUT)
+
+    forged = fake.send_text("why are people returning?", user=make_user(4_400_001))
+    assert _post_update(port, "hook/returnbot", forged, secret=None) == 403
+    genuine = fake.send_text("why are people returning?", user=make_user(4_400_002))
+    assert _post_update(port, "hook/returnbot", genuine, secret=secret) == 200
+    reply = fake.wait_for_reply(4_400_002, timeout=REPLY_TIMEOUT)
+    assert "Source:" in str(reply.params["text"])
+    assert not fake.sent_messages(4_400_001)
+    assert secret not in bot.stderr
+    assert stop(bot) == 0
