@@ -6,13 +6,16 @@ and reveal nothing.
 
 from __future__ import annotations
 
+import functools
 import html
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.app import reload_knowledge
+from bot.app import BotData, reload_knowledge
 from bot.gaps import cluster_gaps
+from bot.knowledge import Lang
 from bot.render import TELEGRAM_LIMIT
 from handlers.commands import unknown_command
 from handlers.replies import bot_data, user_lang
@@ -40,6 +43,31 @@ def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+def admin_only(handler: Handler) -> Handler:
+    """Run `handler` for an admin in a private chat; anyone else gets "unknown command"."""
+
+    @functools.wraps(handler)
+    async def gated(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if _is_admin(update, context):
+            await handler(update, context)
+        else:
+            await unknown_command(update, context)
+
+    return gated
+
+
+async def _storage_works(update: Update, data: BotData, lang: Lang) -> bool:
+    """Tell the admin when storage is down (answers still work); True when it is up."""
+    if data.require().storage.healthy:
+        return True
+    ui = data.require().runtime.current.kb.ui
+    await _send(update, html.escape(ui.text("storage_unavailable", lang)))
+    return False
+
+
 async def _send(update: Update, *lines: str) -> None:
     """Send lines of balanced HTML, in as many messages as needed; a line is never cut.
 
@@ -60,11 +88,9 @@ async def _send(update: Update, *lines: str) -> None:
         await message.reply_text(chunk, do_quote=False)
 
 
+@admin_only
 async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Reload the knowledge base; report the version, or the errors that kept the old one."""
-    if not _is_admin(update, context):
-        await unknown_command(update, context)
-        return
     data = bot_data(context)
     lang = user_lang(update, data)
     result = await reload_knowledge(context.application, "/reload by an admin")
@@ -85,19 +111,16 @@ async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await _send(update, html.escape(ui.text("reload_failed", lang)), *lines)
 
 
+@admin_only
 async def gaps_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """List the most frequent unanswered questions, grouped, each with its nearest entry."""
-    if not _is_admin(update, context):
-        await unknown_command(update, context)
-        return
     data = bot_data(context)
     lang = user_lang(update, data)
     ui = data.require().runtime.current.kb.ui
     limit = 10
     if context.args and context.args[0].isdigit():
         limit = max(1, min(50, int(context.args[0])))
-    if not data.require().storage.healthy:
-        await _send(update, html.escape(ui.text("storage_unavailable", lang)))
+    if not await _storage_works(update, data, lang):
         return
     clusters = cluster_gaps(data.require().storage.gaps())[:limit]
     if not clusters:
@@ -113,16 +136,13 @@ async def gaps_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await _send(update, *lines)
 
 
+@admin_only
 async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show the last 7 days: questions, answered/clarify/unknown shares, top entries, feedback."""
-    if not _is_admin(update, context):
-        await unknown_command(update, context)
-        return
     data = bot_data(context)
     lang = user_lang(update, data)
     ui = data.require().runtime.current.kb.ui
-    if not data.require().storage.healthy:
-        await _send(update, html.escape(ui.text("storage_unavailable", lang)))
+    if not await _storage_works(update, data, lang):
         return
     stats = data.require().storage.stats(days=7)
     total = max(stats.questions, 1)
@@ -143,11 +163,9 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await _send(update, *lines)
 
 
+@admin_only
 async def kb_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Show which knowledge base serves: version, counts, when it was loaded."""
-    if not _is_admin(update, context):
-        await unknown_command(update, context)
-        return
     data = bot_data(context)
     kb = data.require().runtime.current.kb
     text = kb.ui.text(
