@@ -178,6 +178,11 @@ class Answers:
         """What the bot knows and where from (/sources)."""
         kb = self.runtime.current.kb
         lines = []
+
+        def shown(value: str) -> str:
+            # sources.yaml writes "unknown" where the text does not say; show it in `lang`.
+            return kb.ui.text("not_stated", lang) if value == "unknown" else value
+
         for loaded in kb.sources.values():
             meta = loaded.meta
             lines.append(
@@ -186,10 +191,10 @@ class Answers:
                     lang,
                     title=meta.title.get(lang),
                     kind=meta.kind.get(lang),
-                    language=meta.language,
-                    author=meta.author,
-                    outlet=meta.outlet,
-                    published=meta.published,
+                    language=kb.ui.text(f"language_{meta.language}", lang),
+                    author=shown(meta.author),
+                    outlet=shown(meta.outlet),
+                    published=shown(meta.published),
                 )
             )
             lines.append(meta.description.get(lang))

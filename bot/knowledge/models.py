@@ -239,6 +239,9 @@ class UiTexts(StrictModel):
     back: ShortLocalized
     sources_intro: Localized
     source_details: Localized
+    not_stated: ShortLocalized
+    language_en: ShortLocalized
+    language_ru: ShortLocalized
     lang_prompt: Localized
     lang_set: Localized
     source_line: Localized
