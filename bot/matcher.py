@@ -475,7 +475,8 @@ class _LangIndex:
             if best is not None:
                 similarity, best_qid = best[1], best[2]
                 bonus = self.config.fuzzy_bonus * (similarity - 70.0) / 30.0
-                refined.append((min(100.0, score + bonus), entry, int(best_qid)))
+                # Not capped: two entries both "perfect" must still be told apart by the bonus.
+                refined.append((score + bonus, entry, int(best_qid)))
             else:
                 refined.append((score, entry, qid))
         refined.sort(key=lambda r: -r[0])
@@ -577,15 +578,17 @@ class Matcher:
             # "Alexey's surname", "Finion's phone": one known thing plus a word the knowledge
             # base has never seen asks for an attribute the source does not give.
             scored = []
+        top_scored = scored[: config.max_candidates]
         candidates = tuple(
             Candidate(
                 entry_id=self.entries[entry].id,
-                score=round(score, 1),
+                score=round(min(100.0, score), 1),  # shown on a 0-100 scale
                 question=index.question_text[qid],
             )
-            for score, entry, qid in scored[: config.max_candidates]
+            for score, entry, qid in top_scored
         )
-        if not candidates or candidates[0].score < config.clarify_score:
+        raw = [score for score, _, _ in top_scored]  # decisions use the uncapped scores
+        if not candidates or raw[0] < config.clarify_score:
             top = candidates[0].score if candidates else 0.0
             return MatchResult("unknown", None, top, lang, None, candidates, unknown_words)
         if query is not None and scored[0][1] in query.wrong_kind and config.refuse_wrong_kind:
@@ -594,15 +597,14 @@ class Matcher:
                 "unknown", None, candidates[0].score, lang, None, candidates, unknown_words
             )
         best = candidates[0]
-        runner_up = candidates[1].score if len(candidates) > 1 else 0.0
-        lead = best.score - runner_up
-        if (best.score >= config.answer_score and lead >= config.margin) or (
+        lead = raw[0] - (raw[1] if len(raw) > 1 else 0.0)
+        if (raw[0] >= config.answer_score and lead >= config.margin) or (
             lead >= config.solo_margin and not unknown_words
         ):
             return MatchResult(
                 "answer", best.entry_id, best.score, lang, best.question, candidates, unknown_words
             )
-        close = tuple(c for c in candidates if c.score >= config.clarify_score)
+        close = tuple(c for c, r in zip(candidates, raw, strict=True) if r >= config.clarify_score)
         return MatchResult(
             "clarify", best.entry_id, best.score, lang, best.question, close, unknown_words
         )
