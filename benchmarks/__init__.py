@@ -1,0 +1,1 @@
+"""Hand-run performance benchmarks (never collected by the test suite); see README.md."""
