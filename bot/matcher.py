@@ -12,6 +12,7 @@ that is what turns "how many Ukrainians returned?" or "GDP growth in 2024" into
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,7 @@ from bot.text import (
 )
 
 Lang = Literal["en", "ru"]
+_KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement and inline mode
 Outcome = Literal["answer", "clarify", "unknown"]
 LANGS: tuple[Lang, ...] = ("en", "ru")
 
@@ -146,6 +148,7 @@ class _LangIndex:
         self._function_list = sorted(w for w in self._function_words if len(w) >= 3)
         self._function_fixes: dict[str, str] = {}
         self._corrections: dict[str, str | None] = {}
+        self._prepared_cache: dict[str, list[str]] = {}
         self._synonym_single: dict[str, str] = {}
         self._synonym_phrases: list[tuple[tuple[str, ...], str]] = []
         vocab: set[str] = set()
@@ -205,6 +208,10 @@ class _LangIndex:
             self.entry_extra.append(extra)
             self.entry_numbers.append(frozenset(numbers))
         self.postings = {term: tuple(ids) for term, ids in postings.items()}
+        self.common_postings = max(200, len(self.question_text) // 100)
+        self.entry_keys = [
+            {q: self.question_key[q] for q in questions} for questions in self.entry_questions
+        ]
         vocab.update(surface.values())
 
         entry_count = max(len(entries), 1)
@@ -227,6 +234,16 @@ class _LangIndex:
             self._surface_by_initial[word[0]].append(word)
 
     # -- text → terms -------------------------------------------------------------------
+
+    def _prepared(self, text: str) -> list[str]:
+        """_prepare plus function-word repair, cached: language detection and matching share it."""
+        cached = self._prepared_cache.get(text)
+        if cached is None:
+            if len(self._prepared_cache) >= 4096:
+                self._prepared_cache.clear()
+            cached = self._fix_function_words(self._prepare(text))
+            self._prepared_cache[text] = cached
+        return cached
 
     def _prepare(self, text: str) -> list[str]:
         """Fold and split; in Russian, Latin-script words are transliterated to Cyrillic."""
@@ -342,7 +359,7 @@ class _LangIndex:
 
     def query(self, text: str) -> _Query:
         """Turn one message into weighted terms, keeping track of unknown words."""
-        raw = self._fix_function_words(self._prepare(text))
+        raw = self._prepared(text)
         stems: list[str | None] = []
         unknown: list[str] = []
         for word in raw:
@@ -379,7 +396,7 @@ class _LangIndex:
 
     def known_share(self, text: str) -> float:
         """Share of a message's words this language recognizes (for Latin script: en or ru?)."""
-        raw = self._fix_function_words(self._prepare(text))
+        raw = self._prepared(text)
         if not raw:
             return 0.0
         hits = 0
@@ -405,11 +422,28 @@ class _LangIndex:
         total = sum(query.terms.values())
         if total <= 0 or not any(t[0] not in "!?" for t in query.terms):
             return []  # only question words or unknown words: nothing to match on
+        # Rare words pick the candidate questions; very common words (in thousands of
+        # questions of a large knowledge base) only add to candidates already picked, so a
+        # query costs what its distinctive words cost, not what "why" costs.
         overlap: dict[int, float] = defaultdict(float)
+        common: list[tuple[str, float]] = []
         for term, weight in query.terms.items():
-            for qid in self.postings.get(term, ()):
+            postings = self.postings.get(term, ())
+            if len(postings) > self.common_postings:
+                common.append((term, weight))
+                continue
+            for qid in postings:
                 if qid != exclude:
                     overlap[qid] += weight
+        if common and not overlap:  # nothing rare to start from: take the common words in full
+            for term, weight in common:
+                for qid in self.postings[term]:
+                    if qid != exclude:
+                        overlap[qid] += weight
+        elif common:
+            for qid in overlap:
+                terms = self.question_terms[qid]
+                overlap[qid] += sum(weight for term, weight in common if term in terms)
         best_dice: dict[int, tuple[float, int]] = {}
         for qid, shared in overlap.items():
             dice = 2 * shared / (total + self.question_weight[qid])
@@ -450,7 +484,7 @@ class _LangIndex:
                 score *= config.intent_penalty
                 query.wrong_kind.add(entry)
             results.append((score, entry, qid))
-        results.sort(key=lambda r: -r[0])
+        results = heapq.nlargest(_KEEP, results, key=lambda r: r[0])
         return self._refine(query, results, exclude)
 
     def _refine(
@@ -462,9 +496,9 @@ class _LangIndex:
             return results
         refined = []
         for score, entry, qid in top:
-            choices = {
-                q: self.question_key[q] for q in self.entry_questions[entry] if q != exclude
-            }
+            choices = self.entry_keys[entry]
+            if exclude in choices:
+                choices = {q: key for q, key in choices.items() if q != exclude}
             best = process.extractOne(
                 query.text_key,
                 choices,
