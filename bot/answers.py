@@ -124,7 +124,7 @@ class Answers:
             "unknown",
             lang,
             kb.ui.text("unknown", lang),
-            buttons=((Button(kb.ui.text("topics_title", lang), ACTION_TOPICS),),),
+            buttons=((Button(kb.ui.text("topics_button", lang), ACTION_TOPICS),),),
             match=result,
         )
 

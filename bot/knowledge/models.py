@@ -239,6 +239,7 @@ class UiTexts(StrictModel):
     back: ShortLocalized
     sources_intro: Localized
     source_details: Localized
+    topics_button: ShortLocalized
     not_stated: ShortLocalized
     language_en: ShortLocalized
     language_ru: ShortLocalized
