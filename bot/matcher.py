@@ -27,6 +27,7 @@ from bot.text import (
     EN_STOP,
     QUESTION_WORDS,
     RU_STOP,
+    asks_for_advice,
     canonical_numbers,
     intent_tokens,
     is_stop,
@@ -149,6 +150,7 @@ class _LangIndex:
         self._function_fixes: dict[str, str] = {}
         self._corrections: dict[str, str | None] = {}
         self._prepared_cache: dict[str, list[str]] = {}
+        self._address_stems = frozenset(stem(w, lang) for w in ADDRESS_WORDS)
         self._synonym_single: dict[str, str] = {}
         self._synonym_phrases: list[tuple[tuple[str, ...], str]] = []
         vocab: set[str] = set()
@@ -388,7 +390,7 @@ class _LangIndex:
             numbers=numbers,
             unknown=tuple(unknown),
             text_key=" ".join(sorted(terms)),
-            known=sum(1 for t in terms if t[0] not in "!?"),
+            known=sum(1 for t in terms if t[0] not in "!?" and t not in self._address_stems),
         )
 
     def _weight(self, term: str) -> float:
@@ -580,6 +582,8 @@ class Matcher:
         `exclude` leaves one stored question out (for leave-one-out testing).
         """
         detected = self.detect_language(text, lang)
+        if asks_for_advice(text):
+            return MatchResult("unknown", None, 0.0, detected, None, ())
         index = self.indexes[detected]
         skip = exclude[1] if exclude is not None and exclude[0] == detected else None
         best_scores: list[tuple[float, int, int]] = []

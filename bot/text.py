@@ -68,6 +68,21 @@ RU_STOP = frozenset(
 # it a question about the bot ("what can you do?", "кто ты?").
 ADDRESS_WORDS = frozenset({"you", "your", "yours", "u", "ya", "ты", "вы"})
 
+# Asking for personal advice ("should I go back?", "стоит ли мне возвращаться?"): the source
+# reports; it never advises, so no entry can answer such a question.
+_ADVICE = re.compile(
+    r"\b(?:should (?:i|we|my|our)|shall i|is it (?:worth|safe|a good idea)|worth it|"
+    r"(?:do|would|can) you (?:recommend|advise|suggest)|advise me|your advice|"
+    r"стоит ли (?:мне|нам)|(?:мне|нам) стоит|посоветуй|посоветуйте|советуете|"
+    r"(?:мне|нам) лучше|что (?:мне|нам) делать|безопасно ли)\b"
+)
+
+
+def asks_for_advice(text: str) -> bool:
+    """Tell whether a message asks the bot for personal advice, which the source never gives."""
+    return bool(_ADVICE.search(fold(text)))
+
+
 # Question words become intent tokens shared by both languages.
 QUESTION_WORDS: dict[str, str] = {
     "why": "?why",

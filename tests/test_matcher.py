@@ -55,6 +55,10 @@ def test_routes_to_entry(matcher: Matcher, question: str, entry: str) -> None:
         "😀😀😀",
         "",
         "какая погода в Москве",
+        "should I go back to Russia?",
+        "is it worth returning now?",
+        "стоит ли мне возвращаться в Россию?",
+        "посоветуйте, возвращаться или нет",
     ],
 )
 def test_refuses_what_the_source_does_not_say(matcher: Matcher, question: str) -> None:
