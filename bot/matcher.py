@@ -61,6 +61,7 @@ class MatcherConfig:
     oov_penalty: float = 0.4  # score factor for each word the knowledge base has never seen
     intent_penalty: float = 0.3  # "how many"/"when" asked of an entry that states no amount/date
     unmatched_penalty: float = 0.8  # per known word of the question that the entry lacks
+    unmatched_rarity: float = 0.5  # 0: every lacking word counts 1; 1: in proportion to IDF
     penalty_scale: float = 1.0  # penalties shrink as known words grow: count / known**scale
     solo_margin: float = 20.0  # a lone candidate this far ahead is answered from the clarify band
     refuse_wrong_kind: bool = True  # the best entry holds no amount/date asked for → unknown
@@ -458,7 +459,7 @@ class _LangIndex:
             counts = self.entry_term_counts[entry]
             extra = self.entry_extra[entry]
             covered = 0.0
-            unmatched = 0
+            unmatched = 0.0
             for term, weight in query.terms.items():
                 in_questions = counts.get(term, 0)
                 if entry == excluded_entry and exclude is not None:
@@ -468,7 +469,9 @@ class _LangIndex:
                 elif term in extra:
                     covered += weight * config.extra_credit
                 elif term[0] not in "!?":
-                    unmatched += 1
+                    # A rare word the entry lacks ("salary", "website") says more than a
+                    # common one ("people"): weigh it by its rarity, 1.0 for the rarest.
+                    unmatched += (weight / self.max_idf) ** config.unmatched_rarity
             coverage = covered / total
             score = 100 * (config.coverage_weight * coverage + (1 - config.coverage_weight) * dice)
             if query.numbers - self.entry_numbers[entry]:

@@ -3,6 +3,7 @@
 import pytest
 
 from bot.text import (
+    asks_for_advice,
     canonical_numbers,
     expand_year,
     fold,
@@ -143,3 +144,19 @@ def test_pasted_markup_and_lone_letters_are_not_words() -> None:
         "link",
         "5",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "advice"),
+    [
+        ("Should I go back to Russia?", True),
+        ("is it worth returning?", True),
+        ("Стоит ли мне возвращаться?", True),
+        ("посоветуйте, что делать", True),
+        ("why should anyone care", False),
+        ("why do people return?", False),
+        ("кто стоит во главе Finion?", False),
+    ],
+)
+def test_requests_for_advice(text: str, advice: bool) -> None:
+    assert asks_for_advice(text) is advice
