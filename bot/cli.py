@@ -246,6 +246,13 @@ def cmd_kb_test(args: argparse.Namespace) -> int:
             for expected, got, count in confusions:
                 _out(f"    {expected} -> {got}: {count}")
         if args.verbose:
+            _out(
+                "  by language/style (right of all): "
+                + ", ".join(
+                    f"{style} {right}/{total}"
+                    for style, (right, total) in report.by_style().items()
+                )
+            )
             for outcome in report.outcomes:
                 if not outcome.correct:
                     case = outcome.case

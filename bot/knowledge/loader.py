@@ -22,7 +22,6 @@ from bot.knowledge.models import (
     LANGS,
     EntriesFile,
     Entry,
-    Lang,
     Source,
     SourcesFile,
     SynonymGroups,
@@ -450,8 +449,3 @@ def _verify_against_source(
                     )
         if ok:
             counts["figures"] += 1
-
-
-def question_count(entries: Iterable[Entry], lang: Lang) -> int:
-    """Count stored questions in one language."""
-    return sum(len(e.questions.get(lang)) for e in entries)
