@@ -32,6 +32,7 @@ from bot.text import (
     intent_tokens,
     is_stop,
     latin_to_cyrillic,
+    looks_transliterated,
     script_of,
     sentences,
     states_quantity,
@@ -402,19 +403,16 @@ class _LangIndex:
         raw = self._prepared(text)
         if not raw:
             return 0.0
-        hits = 0
+        hits = 0.0
         for probe in raw:
             if probe[0].isdigit():
                 continue
-            if (
-                probe in QUESTION_WORDS
-                or is_stop(probe, self.lang)
-                or (
-                    (fixed := self.correct(probe)) is not None
-                    and (fixed == stem(probe, self.lang) or len(probe) >= 5)
-                )
-            ):
+            if probe in QUESTION_WORDS or is_stop(probe, self.lang):
                 hits += 1
+            elif (fixed := self.correct(probe)) is not None:
+                # A word known as written beats one only reachable as a typo: "privet" is
+                # Russian "привет", not a misspelt English "private".
+                hits += 1 if fixed == stem(probe, self.lang) else 0.5
         return hits / len(raw)
 
     # -- scoring ------------------------------------------------------------------------
@@ -573,8 +571,11 @@ class Matcher:
         russian = self.indexes["ru"].known_share(text)
         if russian > english:
             return "ru"
-        if english == russian and fallback is not None:
-            return fallback
+        if english == russian:
+            if looks_transliterated(text):
+                return "ru"
+            if fallback is not None:
+                return fallback
         return "en"
 
     def match(

@@ -251,6 +251,15 @@ _TRANSLIT_RE = re.compile(
 _TRANSLIT_MAP = dict(_TRANSLIT_MULTI)
 
 
+# Letter groups that English words rarely have but transliterated Russian often does.
+_TRANSLIT_HINT = re.compile(r"zh|kh|shch|yu|[a-z]j[aeiou]|yy|aya\b|ogo\b|ykh\b")
+
+
+def looks_transliterated(text: str) -> bool:
+    """Tell whether Latin-script text shows transliterated-Russian letter groups ("ja", "zh")."""
+    return bool(_TRANSLIT_HINT.search(fold(text)))
+
+
 @lru_cache(maxsize=65536)
 def latin_to_cyrillic(word: str) -> str:
     """Transliterate a Latin-script Russian word back to Cyrillic, approximately.

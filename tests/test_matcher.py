@@ -124,3 +124,12 @@ def test_synonyms_from_the_knowledge_base_are_used() -> None:
     assert plain.match("why do emigrants go home").entry_id != "returns" or (
         plain.match("why do emigrants go home").outcome != "answer"
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "lang"),
+    [("privet", "ru"), ("familija alekseya", "ru"), ("evgeniy", "en"), ("Finion's boss", "en")],
+)
+def test_ties_between_languages(matcher: Matcher, question: str, lang: str) -> None:
+    # Words known as written beat typo corrections; translit letter groups break a tie.
+    assert matcher.match(question).lang == lang
