@@ -7,7 +7,7 @@ go through here, so they can never disagree. Nothing here knows about Telegram o
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from bot.knowledge import LANGS, Entry, KnowledgeBase, Lang
@@ -78,6 +78,20 @@ class Answers:
     ) -> None:
         self.runtime = runtime
         self.storage = storage
+        # Entry replies are static per knowledge base: built once per (entry, language), for
+        # the KB object they were built from; a reload brings a new KB and a fresh cache.
+        self._entry_cache: tuple[KnowledgeBase | None, dict[tuple[str, Lang], Reply]] = (None, {})
+
+    def _entry_reply(self, kb: KnowledgeBase, entry: Entry, lang: Lang) -> Reply:
+        """entry_reply (with feedback buttons), cached for this knowledge base."""
+        cached_kb, cache = self._entry_cache
+        if cached_kb is not kb:
+            cache = {}
+            self._entry_cache = (kb, cache)
+        reply = cache.get((entry.id, lang))
+        if reply is None:
+            reply = cache[(entry.id, lang)] = entry_reply(kb, entry, lang)
+        return reply
 
     # -- questions ------------------------------------------------------------------------
 
@@ -109,8 +123,7 @@ class Answers:
         if result.outcome == "answer" and result.entry_id is not None:
             entry = kb.entry(result.entry_id)
             if entry is not None:
-                reply = entry_reply(kb, entry, lang)
-                return Reply(**{**reply.__dict__, "match": result})
+                return replace(self._entry_reply(kb, entry, lang), match=result)
         if result.outcome == "clarify":
             buttons = tuple(
                 (Button(entry.title.get(lang), f"{ACTION_ENTRY}:{entry.id}"),)
@@ -135,7 +148,7 @@ class Answers:
         kb = self.runtime.current.kb
         code, _, rest = action.partition(":")
         if code == ACTION_ENTRY and (entry := kb.entry(rest)) is not None:
-            return entry_reply(kb, entry, lang)
+            return self._entry_reply(kb, entry, lang)
         if code == ACTION_TOPIC and kb.topic(rest) is not None:
             return topic_reply(kb, rest, lang)
         if action == ACTION_TOPICS:
@@ -155,7 +168,7 @@ class Answers:
         """Open an entry by id (deep links); None when it does not exist."""
         kb = self.runtime.current.kb
         entry = kb.entry(entry_id)
-        return entry_reply(kb, entry, lang) if entry is not None else None
+        return self._entry_reply(kb, entry, lang) if entry is not None else None
 
     # -- interface texts ------------------------------------------------------------------
 

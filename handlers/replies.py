@@ -56,6 +56,27 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
+_RENDERED_MAX = 4096
+_rendered: dict[Reply, tuple[list[str], InlineKeyboardMarkup | None]] = {}
+
+
+def rendered(reply: Reply) -> tuple[list[str], InlineKeyboardMarkup | None]:
+    """The reply's HTML chunks and keyboard, built once per distinct reply.
+
+    Entry answers are static, so most replies repeat. The cache is keyed by the reply's whole
+    content (Reply is a frozen, hashable value; the match details do not take part), so a
+    reload that changes an answer yields a different key: a stale reply is impossible. The
+    returned list and keyboard are shared: callers must not modify them.
+    """
+    cached = _rendered.get(reply)
+    if cached is None:
+        cached = (to_html(reply), keyboard(reply))
+        if len(_rendered) >= _RENDERED_MAX:
+            _rendered.clear()
+        _rendered[reply] = cached
+    return cached
+
+
 def user_lang(update: Update, data: BotData) -> Lang:
     """The language for interface texts: the chat's /lang choice, else the user's client."""
     chat = update.effective_chat
@@ -84,7 +105,7 @@ async def send_reply(
         if quote and message is not None
         else None
     )
-    chunks = to_html(reply)
+    chunks, markup = rendered(reply)
     sent: Message | None = None
     try:
         for index, chunk in enumerate(chunks):
@@ -92,7 +113,7 @@ async def send_reply(
             sent = await context.bot.send_message(
                 chat.id,
                 chunk,
-                reply_markup=keyboard(reply) if last else None,
+                reply_markup=markup if last else None,
                 reply_parameters=parameters if index == 0 else None,
             )
     except Forbidden:
@@ -108,10 +129,10 @@ async def edit_or_send(
     reply: Reply,
 ) -> None:
     """Replace a navigation message in place; fall back to a new message if that fails."""
-    chunks = to_html(reply)
+    chunks, markup = rendered(reply)
     if isinstance(message, Message) and len(chunks) == 1:
         try:
-            await message.edit_text(chunks[0], reply_markup=keyboard(reply))
+            await message.edit_text(chunks[0], reply_markup=markup)
             return
         except BadRequest as exc:
             if "not modified" in str(exc).lower():
@@ -127,6 +148,7 @@ __all__ = [
     "edit_or_send",
     "encode_action",
     "keyboard",
+    "rendered",
     "send_reply",
     "user_lang",
 ]
