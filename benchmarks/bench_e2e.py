@@ -237,21 +237,27 @@ async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await context.bot.send_message(update.effective_chat.id, ECHO_TEXT)
 
 
-def build_echo(base_url: str, http: HttpSettings) -> Application:  # type: ignore[type-arg]
-    builder = (
-        ApplicationBuilder()
-        .token(TOKEN)
-        .base_url(base_url)
-        .rate_limiter(AIORateLimiter(overall_max_rate=0, overall_time_period=1, max_retries=2))
-        .concurrent_updates(http.concurrent_updates)
-    )
+def _baseline_app(
+    base_url: str, http: HttpSettings, handler: Any, defaults: Defaults | None = None
+) -> Application:  # type: ignore[type-arg]
+    """A minimal PTB bot with returnbot's concurrency, pool and rate limiter, one handler."""
+    builder = ApplicationBuilder().token(TOKEN).base_url(base_url)
+    if defaults is not None:
+        builder = builder.defaults(defaults)
+    builder = builder.rate_limiter(
+        AIORateLimiter(overall_max_rate=0, overall_time_period=1, max_retries=2)
+    ).concurrent_updates(http.concurrent_updates)
     if http.pool_size is not None:
         builder = builder.connection_pool_size(http.pool_size)
     if http.pool_timeout is not None:
         builder = builder.pool_timeout(http.pool_timeout)
     app = builder.build()
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, _echo))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handler))
     return app
+
+
+def build_echo(base_url: str, http: HttpSettings) -> Application:  # type: ignore[type-arg]
+    return _baseline_app(base_url, http, _echo)
 
 
 async def start_app(app: Application) -> None:  # type: ignore[type-arg]
@@ -302,26 +308,10 @@ def build_echo_rich(base_url: str, http: HttpSettings, args: argparse.Namespace)
         if update.effective_chat is not None:
             await context.bot.send_message(update.effective_chat.id, text, reply_markup=markup)
 
-    builder = (
-        ApplicationBuilder()
-        .token(TOKEN)
-        .base_url(base_url)
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
-        .rate_limiter(AIORateLimiter(overall_max_rate=0, overall_time_period=1, max_retries=2))
-        .concurrent_updates(http.concurrent_updates)
+    defaults = Defaults(
+        parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
     )
-    if http.pool_size is not None:
-        builder = builder.connection_pool_size(http.pool_size)
-    if http.pool_timeout is not None:
-        builder = builder.pool_timeout(http.pool_timeout)
-    app = builder.build()
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, reply))
-    return app
+    return _baseline_app(base_url, http, reply, defaults)
 
 
 def build_bot(
