@@ -66,6 +66,7 @@ class MatcherConfig:
     penalty_scale: float = 1.0  # penalties shrink as known words grow: count / known**scale
     solo_margin: float = 20.0  # a lone candidate this far ahead is answered from the clarify band
     refuse_wrong_kind: bool = True  # the best entry holds no amount/date asked for → unknown
+    context_oov_penalty: float = 1.0  # oov_penalty for a whole multi-sentence message (none)
     sentence_known: float = 2.0  # a sentence of a long message needs this many known words
     attribute_known: int = 1  # at most this many known words + an unknown one → unknown
     fuzzy_bonus: float = 20.0  # at most this much for a near-verbatim stored question
@@ -417,7 +418,9 @@ class _LangIndex:
 
     # -- scoring ------------------------------------------------------------------------
 
-    def score(self, query: _Query, exclude: int | None = None) -> list[tuple[float, int, int]]:
+    def score(
+        self, query: _Query, exclude: int | None = None, *, oov_penalty: float | None = None
+    ) -> list[tuple[float, int, int]]:
         """Score entries: list of (score, entry index, best question id), best first."""
         config = self.config
         total = sum(query.terms.values())
@@ -478,7 +481,8 @@ class _LangIndex:
             # than in a short one, where they are usually the very thing being asked.
             scale = max(1, query.known) ** config.penalty_scale
             if query.unknown:
-                score *= config.oov_penalty ** (len(query.unknown) / scale)
+                penalty = config.oov_penalty if oov_penalty is None else oov_penalty
+                score *= penalty ** (len(query.unknown) / scale)
             if unmatched:
                 score *= config.unmatched_penalty ** (unmatched / scale)
             if ("?many" in query.terms and not self.entry_quantity[entry]) or (
@@ -596,7 +600,9 @@ class Matcher:
         pieces = [text, *parts] if len(parts) > 1 else [text]
         for number, piece in enumerate(pieces):
             query = index.query(piece)
-            scored = index.score(query, skip)
+            # In a long message, unknown words are mostly context ("my brother in Tbilisi").
+            lenient = self.config.context_oov_penalty if len(pieces) > 1 and not number else None
+            scored = index.score(query, skip, oov_penalty=lenient)
             if number and scored:
                 # A short sentence ("can you help?") must not outvote the whole message.
                 weight = min(1.0, query.known / self.config.sentence_known)
