@@ -105,6 +105,20 @@ class IndexEntry:
     extra_text: Mapping[str, str] = field(default_factory=dict)
 
 
+# Letters people swap at the start of a word: е/э ("економика"), and Latin-script
+# Russian gives е for both.
+_SAME_INITIAL = {"э": "е", "ё": "е"}
+
+
+def _initial(word: str) -> str:
+    """The bucket of a word's first letter, for typo correction."""
+    return _SAME_INITIAL.get(word[0], word[0])
+
+
+# Transliteration is ambiguous: "sh" may be ш or сх ("ishod" = исход), "ts" ц or тс.
+_TRANSLIT_ALTERNATIVES = (("ш", "сх"), ("ц", "тс"))
+
+
 def _nearest(word: str, choices: Sequence[str]) -> str | None:
     """The closest choice within a typo's reach (optimal string alignment distance).
 
@@ -232,11 +246,11 @@ class _LangIndex:
         self.vocab = frozenset(v for v in vocab if not v[0].isdigit())
         self._vocab_by_initial: dict[str, list[str]] = defaultdict(list)
         for word in sorted(self.vocab):
-            self._vocab_by_initial[word[0]].append(word)
+            self._vocab_by_initial[_initial(word)].append(word)
         self._surface = {w: s for w, s in surface.items() if not w[0].isdigit()}
         self._surface_by_initial: dict[str, list[str]] = defaultdict(list)
         for word in sorted(self._surface):
-            self._surface_by_initial[word[0]].append(word)
+            self._surface_by_initial[_initial(word)].append(word)
 
     # -- text → terms -------------------------------------------------------------------
 
@@ -328,12 +342,19 @@ class _LangIndex:
         if word in self._corrections:
             return self._corrections[word]
         fixed: str | None = None
-        if len(word) >= self.config.min_correction_len:
-            near = _nearest(word, self._surface_by_initial.get(word[0], ()))
+        if self.lang == "ru":
+            for letter, alternative in _TRANSLIT_ALTERNATIVES:
+                if letter in word:
+                    other = stem(word.replace(letter, alternative), self.lang)
+                    if other in self.vocab:
+                        fixed = other
+                        break
+        if fixed is None and len(word) >= self.config.min_correction_len:
+            near = _nearest(word, self._surface_by_initial.get(_initial(word), ()))
             if near is not None:
                 fixed = self._surface[near]
             elif len(base) >= 5:  # stems are short: "дет" must not become "дает"
-                near = _nearest(base, self._vocab_by_initial.get(base[0], ()))
+                near = _nearest(base, self._vocab_by_initial.get(_initial(base), ()))
                 fixed = near if near is not None else self._same_root(base)
         if len(self._corrections) < 100_000:
             self._corrections[word] = fixed
@@ -349,7 +370,7 @@ class _LangIndex:
             return None
         best: str | None = None
         best_shared = 0
-        for word in self._vocab_by_initial.get(term[0], ()):
+        for word in self._vocab_by_initial.get(_initial(term), ()):
             shared = 0
             for a, b in zip(term, word, strict=False):
                 if a != b:

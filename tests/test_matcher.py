@@ -22,6 +22,8 @@ def matcher() -> Matcher:
         ("skolko rossiyan vernulos", "how-many-returned"),
         ("pochemu rossiyane vozvrashchayutsya", "return-reasons"),
         ("mobilzation", "mobilization"),
+        ("massovyj ishod iz rossii", "exodus-2022"),  # "sh" here is с+х, not ш
+        ("rost ekonomiki rossii v 2023", "economic-effect"),  # е for э
         ("what did Putin say about people returning?", "putin-good-trend"),
         ("who is Kartamyshev", "kartamyshev"),
         ("Alexey", "alexey"),
