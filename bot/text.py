@@ -42,7 +42,7 @@ EN_STOP = frozenset(
     true right correct happen happened happening whats what's
     yo em legit seriously honestly literally anyway anyways whatever kinda sorta dunno
     gotta idk fr ngl everyone everybody someone's
-    tho though bruh smh rofl nah nope yup lemme gimme dude
+    tho though bruh smh rofl nah nope yup lemme gimme dude deal
     """.split()
 )
 RU_STOP = frozenset(
