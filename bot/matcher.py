@@ -7,7 +7,9 @@ explains (IDF-weighted coverage) and by its closest stored question (weighted Di
 then rapidfuzz's string similarity refines the closest few. Words the knowledge base has
 never seen, and numbers (years) that an entry does not contain, count against a match:
 that is what turns "how many Ukrainians returned?" or "GDP growth in 2024" into
-`unknown` rather than the nearest fact. No Telegram imports here.
+`unknown` rather than the nearest fact. So do a "when?" or "how many?" asked of an entry
+that holds no date or amount, and requests for personal advice, which the source never
+gives. No Telegram imports here.
 """
 
 from __future__ import annotations
@@ -42,9 +44,9 @@ from bot.text import (
 )
 
 Lang = Literal["en", "ru"]
-_KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement and inline mode
 Outcome = Literal["answer", "clarify", "unknown"]
 LANGS: tuple[Lang, ...] = ("en", "ru")
+_KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement and inline mode
 
 
 @dataclass(frozen=True)
