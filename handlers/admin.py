@@ -145,21 +145,37 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     if not await _storage_works(update, data, lang):
         return
     stats = data.require().storage.stats(days=7)
-    total = max(stats.questions, 1)
+
+    def counts(questions: int, answered: int, clarify: int, unknown: int) -> str:
+        total = max(questions, 1)
+        return html.escape(
+            ui.text(
+                "stats_counts",
+                lang,
+                questions=questions,
+                answered=answered,
+                answered_share=round(100 * answered / total),
+                clarify=clarify,
+                clarify_share=round(100 * clarify / total),
+                unknown=unknown,
+                unknown_share=round(100 * unknown / total),
+            )
+        )
+
     lines = [
         f"<b>{html.escape(ui.text('stats_title', lang, days=stats.days))}</b>",
-        f"questions: {stats.questions}",
-        f"answered: {stats.answered} ({100 * stats.answered / total:.0f}%)",
-        f"clarify: {stats.clarify} ({100 * stats.clarify / total:.0f}%)",
-        f"unknown: {stats.unknown} ({100 * stats.unknown / total:.0f}%)",
+        counts(stats.questions, stats.answered, stats.clarify, stats.unknown),
     ]
-    for code, counts in sorted(stats.by_lang.items()):
-        lines.append(
-            f"{html.escape(code)}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        )
+    for code, by_lang in sorted(stats.by_lang.items()):
+        numbers = [by_lang.get(k, 0) for k in ("questions", "answered", "clarify", "unknown")]
+        lines.append(f"{html.escape(code)}: {counts(*numbers)}")
     for entry_id, count in stats.top_entries[:5]:
         up, down = stats.feedback.get(entry_id, (0, 0))
-        lines.append(f"<code>{html.escape(entry_id)}</code>: {count} (👍 {up} / 👎 {down})")
+        lines.append(
+            html.escape(
+                ui.text("stats_entry", lang, entry=entry_id, count=count, up=up, down=down)
+            )
+        )
     await _send(update, *lines)
 
 

@@ -210,6 +210,18 @@ _PLACEHOLDERS: dict[str, frozenset[str]] = {
     "reload_ok": frozenset({"version", "entries"}),
     "kb_info": frozenset({"version", "entries", "questions_en", "questions_ru", "loaded_at"}),
     "stats_title": frozenset({"days"}),
+    "stats_counts": frozenset(
+        {
+            "questions",
+            "answered",
+            "answered_share",
+            "clarify",
+            "clarify_share",
+            "unknown",
+            "unknown_share",
+        }
+    ),
+    "stats_entry": frozenset({"entry", "count", "up", "down"}),
 }
 
 
@@ -262,6 +274,8 @@ class UiTexts(StrictModel):
     reload_failed: Localized
     kb_info: Localized
     stats_title: Localized
+    stats_counts: Localized
+    stats_entry: Localized
     gaps_title: Localized
     gaps_empty: Localized
     storage_unavailable: Localized
