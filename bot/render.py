@@ -15,7 +15,7 @@ from bot.answers import Button, Reply
 TELEGRAM_LIMIT = 4096
 
 
-def _utf16_len(text: str) -> int:
+def utf16_len(text: str) -> int:
     """Telegram counts message length in UTF-16 code units."""
     return len(text.encode("utf-16-le")) // 2
 
@@ -40,10 +40,10 @@ class _Block:
 
     def pieces(self, limit: int) -> list[str]:
         """The block as one or more pieces of valid HTML, each within `limit`."""
-        if _utf16_len(self.html) <= limit:
+        if utf16_len(self.html) <= limit:
             return [self.html]
         # Keep at least half a message for the text, however long the markup (it is short).
-        budget = max(limit - _utf16_len(self.start + self.tail + self.end), limit // 2)
+        budget = max(limit - utf16_len(self.start + self.tail + self.end), limit // 2)
         parts = _split_plain(self.body, budget)
         last = len(parts) - 1
         return [
@@ -76,7 +76,7 @@ def html_blocks(reply: Reply) -> list[str]:
 def _cut_word(word: str, limit: int) -> list[str]:
     """Cut one over-long "word" of escaped text by UTF-16 length, never inside `&...;`."""
     pieces: list[str] = []
-    while _utf16_len(word) > limit:
+    while utf16_len(word) > limit:
         cut, size = 0, 0
         for char in word:
             size += 2 if ord(char) > 0xFFFF else 1
@@ -97,7 +97,7 @@ def _pack(tokens: list[str], limit: int) -> list[str]:
     pieces: list[str] = []
     current = ""
     for token in tokens:
-        if _utf16_len(current + token.rstrip()) <= limit:
+        if utf16_len(current + token.rstrip()) <= limit:
             current += token
             continue
         if current.strip():
@@ -116,11 +116,11 @@ def _split_plain(text: str, limit: int) -> list[str]:
     """
     tokens: list[str] = []
     for line in re.split(r"(?<=\n)", text):
-        if _utf16_len(line.rstrip()) <= limit:
+        if utf16_len(line.rstrip()) <= limit:
             tokens.append(line)
             continue
         for word in re.split(r"(?<= )", line):
-            if _utf16_len(word.rstrip()) <= limit:
+            if utf16_len(word.rstrip()) <= limit:
                 tokens.append(word)
             else:
                 tokens.extend(_cut_word(word, limit))
@@ -138,7 +138,7 @@ def to_html(reply: Reply, limit: int = TELEGRAM_LIMIT) -> list[str]:
     for block in _blocks(reply):
         for piece in block.pieces(limit):
             candidate = f"{current}\n\n{piece}" if current else piece
-            if _utf16_len(candidate) <= limit:
+            if utf16_len(candidate) <= limit:
                 current = candidate
             else:
                 messages.append(current)

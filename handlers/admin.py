@@ -16,7 +16,7 @@ from telegram.ext import ContextTypes
 from bot.app import BotData, reload_knowledge
 from bot.gaps import cluster_gaps
 from bot.knowledge import Lang
-from bot.render import TELEGRAM_LIMIT
+from bot.render import TELEGRAM_LIMIT, utf16_len
 from handlers.commands import unknown_command
 from handlers.replies import bot_data, user_lang
 
@@ -37,10 +37,6 @@ def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
         and message.forward_origin is None
         and user.id in data.require().settings.admin_ids
     )
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 Handler = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
@@ -80,7 +76,7 @@ async def _send(update: Update, *lines: str) -> None:
     chunk = ""
     for line in lines:
         candidate = f"{chunk}\n{line}" if chunk else line
-        if chunk and _utf16_len(candidate) > TELEGRAM_LIMIT:
+        if chunk and utf16_len(candidate) > TELEGRAM_LIMIT:
             await message.reply_text(chunk, do_quote=False)
             candidate = line
         chunk = candidate
