@@ -31,7 +31,7 @@ EN_STOP = frozenset(
     they them their theirs this that these those there here such some any all each every
     very really actually just also too even ever only more most many much
     nor than then well ok okay oh hey hi hello hiya thanks thank please pls plz
-    tell say said know let lets let's like want wanna gonna got get gets getting going go
+    tell know let lets let's like want wanna gonna got get gets getting going go
     something anything thing things stuff kind sort lot lots bit quite rather pretty maybe
     perhaps sure yes yeah yep mean means wondering wonder curious question asking ask
     dear friend guys folks bro morning evening afternoon greetings regards cheers

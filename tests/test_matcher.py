@@ -25,6 +25,7 @@ def matcher() -> Matcher:
         ("massovyj ishod iz rossii", "exodus-2022"),  # "sh" here is с+х, not ш
         ("rost ekonomiki rossii v 2023", "economic-effect"),  # е for э
         ("what did Putin say about people returning?", "putin-good-trend"),
+        ("what did putin say?", "putin-good-trend"),
         ("who is Kartamyshev", "kartamyshev"),
         ("Alexey", "alexey"),
         ("what was russia's growth in 2023", "economic-effect"),
