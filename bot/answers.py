@@ -14,6 +14,7 @@ from bot.knowledge import LANGS, Entry, KnowledgeBase, Lang
 from bot.matcher import MatchResult
 from bot.runtime import KnowledgeRuntime, Snapshot
 from bot.storage import BackgroundStorage, Storage
+from bot.text import is_small_talk
 
 logger = logging.getLogger(__name__)
 
@@ -107,13 +108,23 @@ class Answers:
         snapshot = self.runtime.current
         result = snapshot.matcher.match(text, hint or chat_lang)
         lang: Lang = chat_lang or result.lang
+        small_talk = result.outcome == "unknown" and is_small_talk(text)
         if record and self.storage is not None:
             self.storage.record_question(
                 lang=result.lang,
                 outcome=result.outcome,
                 entry_id=result.entry_id,
                 score=result.score,
-                text=text if result.outcome != "answer" else None,
+                # A greeting is not a gap in the knowledge base: count it, don't keep it.
+                text=text if result.outcome != "answer" and not small_talk else None,
+            )
+        if small_talk:
+            return Reply(
+                "unknown",
+                lang,
+                snapshot.kb.ui.text("small_talk", lang),
+                buttons=topic_buttons(snapshot.kb, lang),
+                match=result,
             )
         return self.reply_for(snapshot, result, lang)
 

@@ -550,7 +550,8 @@ class Storage:
 
         ``outcome`` is "answered" (or the matcher's "answer"), "clarify" or "unknown"; other
         values only count as a question. ``entry_id`` is the answered entry, or the best
-        candidate for a gap. ``now`` exists for tests. Inside :meth:`batch` the write waits
+        candidate for a gap. ``text=None`` counts the question without keeping a gap.
+        ``now`` exists for tests. Inside :meth:`batch` the write waits
         for the end of the batch.
         """
         try:
@@ -560,7 +561,8 @@ class Storage:
             outcome = _OUTCOME_ALIASES.get(outcome, outcome)
             value = float(score)
             value = min(100.0, max(0.0, value)) if math.isfinite(value) else 0.0
-            gap_text = scrub(text or "") if outcome in GAP_OUTCOMES else None
+            # No text, no gap: the caller decided there is nothing to learn from (small talk).
+            gap_text = scrub(text) if outcome in GAP_OUTCOMES and text is not None else None
         except (ValueError, TypeError) as exc:
             self._failed("record_question", exc)
             return

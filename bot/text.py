@@ -79,6 +79,22 @@ _ADVICE = re.compile(
 )
 
 
+_SMALL_TALK = frozenset(
+    """
+    hi hello hey hiya yo howdy greetings good morning evening afternoon day night thanks thank
+    you thx ty cheers bye goodbye ok okay cool great nice bot dear
+    привет приветик здравствуйте здравствуй добрый доброе день утро вечер спасибо благодарю
+    пока ок окей хорошо понятно ясно бот
+    """.split()
+)
+
+
+def is_small_talk(text: str) -> bool:
+    """Tell whether a message is only a greeting or thanks ("hi!", "спасибо, бот")."""
+    found = words(text)
+    return bool(found) and all(word in _SMALL_TALK for word in found)
+
+
 def asks_for_advice(text: str) -> bool:
     """Tell whether a message asks the bot for personal advice, which the source never gives."""
     return bool(_ADVICE.search(fold(text)))

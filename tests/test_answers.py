@@ -324,3 +324,22 @@ def test_search_returns_answers_without_feedback(recording: Answers, storage: St
         assert not any(a.startswith(f"{ACTION_FEEDBACK}:") for a in actions(reply))
     assert storage.stats().questions == 0  # inline search is not a question asked
     assert answers.search(UNKNOWN) == []
+
+
+@pytest.mark.parametrize("greeting", ["hello", "Hi!", "спасибо", "Здравствуйте!", "thanks 🙏"])
+def test_small_talk_gets_a_greeting_and_is_not_a_gap(tmp_path, greeting: str) -> None:
+    from bot.runtime import KnowledgeRuntime, build_snapshot
+    from bot.storage import Storage
+
+    snapshot = build_snapshot(default_knowledge_dir())
+    storage = Storage.open(tmp_path)
+    try:
+        answers = Answers(KnowledgeRuntime(snapshot.kb.root, snapshot), storage)
+        reply = answers.ask(greeting)
+        assert reply.kind == "unknown"
+        assert reply.text == snapshot.kb.ui.text("small_talk", reply.lang)
+        assert reply.buttons  # the topics, so there is somewhere to go
+        assert storage.gaps() == []
+        assert storage.stats().questions == 1
+    finally:
+        storage.close()

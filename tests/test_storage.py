@@ -140,10 +140,11 @@ def test_gap_text_is_scrubbed_and_capped(store: Storage) -> None:
     assert len(gap.text) == storage_mod.MAX_TEXT_CHARS
 
 
-def test_gap_without_text_is_still_recorded(store: Storage) -> None:
+def test_unknown_without_text_is_counted_but_keeps_no_gap(store: Storage) -> None:
     ask(store, outcome="unknown", entry_id="near-miss", score=40.0, text=None)
-    (gap,) = store.gaps()
-    assert (gap.text, gap.best_entry, gap.score) == ("", "near-miss", 40.0)
+    assert store.gaps() == []
+    st = store.stats(now=NOW)
+    assert (st.questions, st.unknown) == (1, 1)
 
 
 def test_matcher_outcome_answer_counts_as_answered(store: Storage) -> None:

@@ -241,6 +241,7 @@ class UiTexts(StrictModel):
     start_greeting: Localized
     help: Localized
     unknown: Localized
+    small_talk: Localized
     clarify: Localized
     not_text: Localized
     expired_button: Localized
