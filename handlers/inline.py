@@ -27,11 +27,17 @@ def _open_in_bot(username: str | None, entry_id: str | None) -> InlineKeyboardMa
 
 
 def _article(
-    result_id: str, title: str, reply: Reply, username: str | None
+    result_id: str,
+    title: str,
+    reply: Reply,
+    username: str | None,
+    description: str | None = None,
 ) -> InlineQueryResultArticle:
-    description = (
-        reply.text if len(reply.text) <= _DESCRIPTION else reply.text[: _DESCRIPTION - 1] + "…"
-    )
+    """An inline result carrying `reply`; the description defaults to the reply's start."""
+    if description is None:
+        description = (
+            reply.text if len(reply.text) <= _DESCRIPTION else reply.text[: _DESCRIPTION - 1] + "…"
+        )
     return InlineQueryResultArticle(
         id=result_id,
         title=title,
@@ -61,14 +67,9 @@ async def answer_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE
                 "\n".join(f"• {e.title.get(hint)}" for e in entries),
                 heading=topic.title.get(hint),
             )
-            article = _article(f"t-{topic.id}", topic.title.get(hint), reply, username)
+            description = kb.ui.text("inline_topic_description", hint)
             results.append(
-                InlineQueryResultArticle(
-                    id=article.id,
-                    title=article.title,
-                    description=kb.ui.text("inline_topic_description", hint),
-                    input_message_content=article.input_message_content,
-                )
+                _article(f"t-{topic.id}", topic.title.get(hint), reply, username, description)
             )
     else:
         for reply in data.require().answers.search(text, hint=hint, limit=MAX_RESULTS):

@@ -79,11 +79,10 @@ def rendered(reply: Reply) -> tuple[list[str], InlineKeyboardMarkup | None]:
 
 def user_lang(update: Update, data: BotData) -> Lang:
     """The language for interface texts: the chat's /lang choice, else the user's client."""
-    chat = update.effective_chat
-    if chat is not None and chat.id in data.chat_langs:
-        return data.chat_langs[chat.id]  # type: ignore[return-value]
     user = update.effective_user
-    return lang_from_code(user.language_code if user else None) or "en"
+    return (
+        chat_choice(update, data) or lang_from_code(user.language_code if user else None) or "en"
+    )
 
 
 def chat_choice(update: Update, data: BotData) -> Lang | None:
