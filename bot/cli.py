@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,15 +40,23 @@ def _err(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
+def _print_problems(exc: KnowledgeLoadError, write: Callable[[str], None], summary: str) -> None:
+    """Print each problem as `file:line: message` (paths relative to here), then `summary`."""
+    base = Path.cwd()
+    for error in exc.errors:
+        write(error.format(base))
+    write(summary.format(count=len(exc.errors)))
+
+
+_NOT_LOADED = "{count} problem(s); the knowledge base was not loaded"
+
+
 def _load_or_report(root: Path) -> KnowledgeBase | None:
     """Load the knowledge base, printing `file:line: message` for each problem."""
     try:
         return load_knowledge(root)
     except KnowledgeLoadError as exc:
-        base = Path.cwd()
-        for error in exc.errors:
-            _out(error.format(base))
-        _out(f"{len(exc.errors)} problem(s); the knowledge base was not loaded")
+        _print_problems(exc, _out, _NOT_LOADED)
         return None
 
 
@@ -112,9 +120,7 @@ def _snapshot(args: argparse.Namespace) -> Snapshot | None:
     try:
         return build_snapshot(root)
     except KnowledgeLoadError as exc:
-        for error in exc.errors:
-            _err(error.format(Path.cwd()))
-        _err(f"{len(exc.errors)} problem(s); the knowledge base was not loaded")
+        _print_problems(exc, _err, _NOT_LOADED)
         return None
 
 
@@ -318,9 +324,9 @@ def _run_telegram(settings: Settings) -> int:
     try:
         runtime = KnowledgeRuntime.load(settings.knowledge_dir)
     except KnowledgeLoadError as exc:
-        for error in exc.errors:
-            _err(error.format(Path.cwd()))
-        _err(f"returnbot: {len(exc.errors)} problem(s) in the knowledge base; not starting")
+        _print_problems(
+            exc, _err, "returnbot: {count} problem(s) in the knowledge base; not starting"
+        )
         return EXIT_PROBLEMS
     return run_bot(settings, runtime, reload_requested=reload_requested)
 
