@@ -394,6 +394,11 @@ def _move_aside(path: Path, moment: datetime) -> Path:
 # --------------------------------------------------------------------------------------------
 # Storage
 # --------------------------------------------------------------------------------------------
+def _operation(row: _Row) -> str:
+    """The public method a row came from, as failure logs name it."""
+    return "record_question" if isinstance(row, _QuestionRow) else "record_feedback"
+
+
 class Storage:
     """SQLite-backed statistics that degrade to a no-op instead of failing the bot.
 
@@ -572,12 +577,9 @@ class Storage:
                 "storage: unexpected outcome %r is only counted as a question",
                 outcome,
             )
-        row = _QuestionRow(moment, lang, outcome, entry_id and str(entry_id), value, gap_text)
-        pending = getattr(self._local, "batch", None)
-        if pending is not None:
-            pending.append(row)
-        else:
-            self._write("record_question", [row])
+        self._store(
+            _QuestionRow(moment, lang, outcome, entry_id and str(entry_id), value, gap_text)
+        )
 
     def record_feedback(
         self, entry_id: str, *, helpful: bool, now: datetime | None = None
@@ -588,11 +590,15 @@ class Storage:
         except (ValueError, TypeError) as exc:
             self._failed("record_feedback", exc)
             return
+        self._store(row)
+
+    def _store(self, row: _Row) -> None:
+        """Write one row now, or add it to this thread's open batch."""
         pending = getattr(self._local, "batch", None)
         if pending is not None:
             pending.append(row)
         else:
-            self._write("record_feedback", [row])
+            self._write(_operation(row), [row])
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
@@ -621,10 +627,7 @@ class Storage:
         if not rows:
             return
         if len(rows) == 1:
-            operation = (
-                "record_question" if isinstance(rows[0], _QuestionRow) else "record_feedback"
-            )
-            self._write(operation, rows)
+            self._write(_operation(rows[0]), rows)
             return
         with self._lock:
             conn = self._conn
@@ -643,10 +646,7 @@ class Storage:
                 gaps = None
         if gaps is None:
             for row in rows:
-                operation = (
-                    "record_question" if isinstance(row, _QuestionRow) else "record_feedback"
-                )
-                self._write(operation, [row])
+                self._write(_operation(row), [row])
             return
         self._healthy = True
         self._count_gaps(gaps, rows[-1].moment)
