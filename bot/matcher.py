@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,6 @@ from bot.text import (
     asks_for_advice,
     canonical_numbers,
     intent_tokens,
-    is_stop,
     latin_to_cyrillic,
     looks_transliterated,
     script_of,
@@ -47,6 +47,9 @@ Lang = Literal["en", "ru"]
 Outcome = Literal["answer", "clarify", "unknown"]
 LANGS: tuple[Lang, ...] = ("en", "ru")
 _KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement and inline mode
+
+
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,8 @@ class _LangIndex:
         self._phrases_by_first: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
         for phrase, canonical in self._synonym_phrases:  # longest first within each list
             self._phrases_by_first[phrase[0]].append((phrase, canonical))
+        self._phrase_starts = frozenset(self._phrases_by_first)
+        self._learned: dict[str, str] = {}  # knowledge-base word → stem, during the build
 
         self.question_text: list[str] = []
         self.question_entry: list[int] = []
@@ -214,7 +219,8 @@ class _LangIndex:
                 self.question_entry.append(entry_index)
                 self.question_terms.append(terms)
                 self.question_key.append(" ".join(sorted(terms)))
-                numbers.update(t for t in terms if t[0].isdigit())
+                if _DIGIT.search(question):
+                    numbers.update(t for t in terms if t[0].isdigit())
                 for term in terms:
                     counts[term] += 1
                     postings[term].append(qid)
@@ -249,6 +255,7 @@ class _LangIndex:
         self._vocab_by_initial: dict[str, list[str]] = defaultdict(list)
         for word in sorted(self.vocab):
             self._vocab_by_initial[_initial(word)].append(word)
+        self._learned.clear()  # only the build needs it
         self._surface = {w: s for w, s in surface.items() if not w[0].isdigit()}
         self._surface_by_initial: dict[str, list[str]] = defaultdict(list)
         for word in sorted(self._surface):
@@ -268,31 +275,46 @@ class _LangIndex:
 
     def _prepare(self, text: str) -> list[str]:
         """Fold and split; in Russian, Latin-script words are transliterated to Cyrillic."""
-        out = []
-        for word in canonical_numbers(words(text)):
-            if self.lang == "ru" and word.isascii() and not word[0].isdigit():
-                out.append(latin_to_cyrillic(word))
-            else:
-                out.append(word)
-        return out
+        tokens = words(text)
+        if _DIGIT.search(text):  # a thousand word ("300 тысяч") needs a number too
+            tokens = canonical_numbers(tokens)
+        if self.lang != "ru":
+            return tokens
+        return [
+            latin_to_cyrillic(word) if word.isascii() and not word[0].isdigit() else word
+            for word in tokens
+        ]
 
     def _learn(self, text: str, surface: dict[str, str]) -> tuple[list[str], list[str | None]]:
         """Split a knowledge-base text into words and stems, remembering its vocabulary."""
         raw = self._prepare(text)
-        stems: list[str | None] = [stem(w, self.lang) for w in raw]
-        for word, base in zip(raw, stems, strict=True):
-            if base is not None and not self._is_function(word):
-                surface[word] = base
+        stems: list[str | None] = []
+        known = self._learned
+        for word in raw:
+            base = known.get(word)
+            if base is None:
+                base = known[word] = stem(word, self.lang)
+                if not self._is_function(word):
+                    surface[word] = base
+            stems.append(base)
         return raw, stems
 
     def _is_function(self, word: str) -> bool:
-        return word in QUESTION_WORDS or is_stop(word, self.lang)
+        return word in self._function_words
 
     def _terms(self, raw: list[str], stems: list[str | None]) -> list[str]:
         """Apply synonyms (phrases may include function words, as in "go back"), drop the rest.
 
         A None stem marks a word the vocabulary does not know; it is skipped here.
         """
+        function_words = self._function_words
+        single = self._synonym_single
+        if self._phrase_starts.isdisjoint(stems):  # the common case: no phrase to look for
+            return [
+                single.get(base, base)
+                for word, base in zip(raw, stems, strict=True)
+                if base is not None and word not in function_words
+            ]
         out: list[str] = []
         i = 0
         while i < len(raw):
@@ -304,8 +326,8 @@ class _LangIndex:
                     i += len(phrase)
                     break
             else:
-                if current is not None and not self._is_function(raw[i]):
-                    out.append(self._synonym_single.get(current, current))
+                if current is not None and raw[i] not in function_words:
+                    out.append(single.get(current, current))
                 i += 1
         return out
 
@@ -431,7 +453,7 @@ class _LangIndex:
         for probe in raw:
             if probe[0].isdigit():
                 continue
-            if probe in QUESTION_WORDS or is_stop(probe, self.lang):
+            if probe in self._function_words:
                 hits += 1
             elif (fixed := self.correct(probe)) is not None:
                 # A word known as written beats one only reachable as a typo: "privet" is

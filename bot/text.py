@@ -167,16 +167,21 @@ def words(text: str) -> list[str]:
 
     Markup tags a user pasted ("<b>", "</blockquote>") and lone letters carry no topic.
     """
-    out = []
-    for match in _WORD.finditer(fold(_MARKUP.sub(" ", text))):
-        word = match.group(0).replace("’", "'")
-        if len(word) == 1 and not word.isdigit():
-            continue
-        if word[0].isdigit():
-            out.append(word.replace(",", "."))
-        else:
-            out.append(word.replace("'", "") if not word.endswith("'s") else word[:-2])
-    return out
+    if "<" in text:
+        text = _MARKUP.sub(" ", text)
+    return [
+        word if word.isalpha() else _tidy_token(word)
+        for word in _WORD.findall(fold(text))
+        if len(word) > 1 or word.isdigit()
+    ]
+
+
+def _tidy_token(word: str) -> str:
+    """One spelling per token: "1,5" → "1.5", "what's" → "what", "don't" → "dont"."""
+    word = word.replace("’", "'")
+    if word[0].isdigit():
+        return word.replace(",", ".")
+    return word[:-2] if word.endswith("'s") else word.replace("'", "")
 
 
 def script_of(text: str) -> str | None:
