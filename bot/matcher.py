@@ -25,6 +25,7 @@ from typing import Literal
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
+from bot.places import place_stems
 from bot.text import (
     ADDRESS_WORDS,
     EN_STOP,
@@ -72,6 +73,7 @@ class MatcherConfig:
     solo_margin: float = 20.0  # a lone candidate this far ahead is answered from the clarify band
     refuse_wrong_kind: bool = True  # the best entry holds no amount/date asked for → unknown
     context_oov_penalty: float = 1.0  # oov_penalty for a whole multi-sentence message (none)
+    place_penalty: float = 0.35  # score factor when the question names a place the entry lacks
     sentence_known: float = 2.0  # a sentence of a long message needs this many known words
     attribute_known: int = 1  # at most this many known words + an unknown one → unknown
     fuzzy_bonus: float = 20.0  # at most this much for a near-verbatim stored question
@@ -150,6 +152,7 @@ class _Query:
     unknown: tuple[str, ...]
     text_key: str
     known: int = 0
+    places: frozenset[str] = frozenset()  # countries, cities, nationalities named (stems)
     # Entries that cannot answer the kind of question asked ("when?" of an undated entry).
     wrong_kind: set[int] = field(default_factory=set)
 
@@ -204,15 +207,19 @@ class _LangIndex:
         self.entry_term_counts: list[dict[str, int]] = []
         self.entry_extra: list[frozenset[str]] = []
         self.entry_numbers: list[frozenset[str]] = []
+        self.entry_places: list[frozenset[str]] = []
+        self._places = place_stems(lang)
         self.entry_quantity: list[bool] = []
         self.entry_time: list[bool] = []
         postings: dict[str, list[int]] = defaultdict(list)
         for entry_index, entry in enumerate(entries):
             counts: dict[str, int] = defaultdict(int)
             numbers: set[str] = set()
+            places: set[str] = set()
             first = len(self.question_text)
             for question in entry.questions.get(lang, ()):
                 raw, stems = self._learn(question, surface)
+                places.update(self._places.intersection(stems))
                 terms = frozenset(self._terms(raw, stems)) | frozenset(intent_tokens(raw))
                 qid = len(self.question_text)
                 self.question_text.append(question)
@@ -229,11 +236,13 @@ class _LangIndex:
             self.entry_quantity.append(states_quantity(extra_text))
             self.entry_time.append(states_time(extra_text))
             raw, stems = self._learn(extra_text, surface)
+            places.update(self._places.intersection(stems))
             extra = frozenset(self._terms(raw, stems))
             numbers.update(t for t in extra if t[0].isdigit())
             self.entry_term_counts.append(dict(counts))
             self.entry_extra.append(extra)
             self.entry_numbers.append(frozenset(numbers))
+            self.entry_places.append(frozenset(places))
         self.postings = {term: tuple(ids) for term, ids in postings.items()}
         self.common_postings = max(200, len(self.question_text) // 100)
         self.entry_keys = [
@@ -433,7 +442,9 @@ class _LangIndex:
         for term in unknown:
             terms[f"!{term}"] = self.config.oov_weight
         numbers = frozenset(t for t in terms if t[0].isdigit())
+        places = self._places.intersection(stem(word, self.lang) for word in raw)
         return _Query(
+            places=places,
             terms=terms,
             numbers=numbers,
             unknown=tuple(unknown),
@@ -464,9 +475,13 @@ class _LangIndex:
     # -- scoring ------------------------------------------------------------------------
 
     def score(
-        self, query: _Query, exclude: int | None = None, *, oov_penalty: float | None = None
+        self, query: _Query, exclude: int | None = None, *, context: bool = False
     ) -> list[tuple[float, int, int]]:
-        """Score entries: list of (score, entry index, best question id), best first."""
+        """Score entries: list of (score, entry index, best question id), best first.
+
+        `context` marks a whole multi-sentence message, whose unknown words and places are
+        mostly the writer's story ("my brother in Tbilisi"); its sentences are scored alone.
+        """
         config = self.config
         total = sum(query.terms.values())
         if total <= 0 or not any(t[0] not in "!?" for t in query.terms):
@@ -522,11 +537,13 @@ class _LangIndex:
             score = 100 * (config.coverage_weight * coverage + (1 - config.coverage_weight) * dice)
             if query.numbers - self.entry_numbers[entry]:
                 score *= config.number_penalty
+            if not context and query.places - self.entry_places[entry]:
+                score *= config.place_penalty  # "how many Ukrainians returned?"
             # Unknown and unmatched words weigh less in a long message (rambling context)
             # than in a short one, where they are usually the very thing being asked.
             scale = max(1, query.known) ** config.penalty_scale
             if query.unknown:
-                penalty = config.oov_penalty if oov_penalty is None else oov_penalty
+                penalty = config.context_oov_penalty if context else config.oov_penalty
                 score *= penalty ** (len(query.unknown) / scale)
             if unmatched:
                 score *= config.unmatched_penalty ** (unmatched / scale)
@@ -646,8 +663,7 @@ class Matcher:
         for number, piece in enumerate(pieces):
             query = index.query(piece)
             # In a long message, unknown words are mostly context ("my brother in Tbilisi").
-            lenient = self.config.context_oov_penalty if len(pieces) > 1 and not number else None
-            scored = index.score(query, skip, oov_penalty=lenient)
+            scored = index.score(query, skip, context=len(pieces) > 1 and not number)
             if number and scored:
                 # A short sentence ("can you help?") must not outvote the whole message.
                 weight = min(1.0, query.known / self.config.sentence_known)

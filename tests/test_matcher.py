@@ -116,6 +116,30 @@ def test_numbers_not_in_an_entry_count_against_it() -> None:
     assert matcher.match("economic growth in 2024").outcome != "answer"
 
 
+def test_places_not_in_an_entry_count_against_it() -> None:
+    entries = [
+        IndexEntry(
+            "georgia-returns",
+            {"en": ["why did people return from georgia", "returns from georgia"]},
+        ),
+        IndexEntry("other", {"en": ["something else entirely"]}),
+    ]
+    matcher = Matcher(entries)
+    assert matcher.match("why did people return from georgia").entry_id == "georgia-returns"
+    # Both last words are unknown; only Israel, a place, makes it a different question.
+    assert matcher.match("why did people return from israel").outcome == "unknown"
+    assert matcher.match("why did people return from georgia lately").outcome == "answer"
+    # A place in the story of a long message is context, not the question.
+    story = "My sister lives in Israel since 2022. Why did people return from Georgia?"
+    assert matcher.match(story).entry_id == "georgia-returns"
+
+
+def test_places_on_the_shipped_knowledge_base(matcher: Matcher) -> None:
+    assert matcher.match("how many Germans returned home?").outcome == "unknown"
+    assert matcher.match("сколько релокантов вернулось из Израиля").outcome == "unknown"
+    assert matcher.match("Alexey in Georgia").entry_id == "alexey"
+
+
 def test_synonyms_from_the_knowledge_base_are_used() -> None:
     entries = [
         IndexEntry("returns", {"en": ["why do emigrants return", "reasons to return"]}),

@@ -1,0 +1,69 @@
+"""Countries, cities and nationalities: names whose presence changes what is asked.
+
+"How many Ukrainians returned?" shares every word but one with "how many Russians
+returned?", and that one word makes it a different question. The matcher treats a place
+or nationality in a question like a number: an entry that never mentions it cannot
+answer. The lists are general world knowledge, not tuned to the knowledge base; Russia
+and Russians are left out because every entry is about them.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from bot.text import stem
+
+_EN = """
+ukraine ukrainian ukrainians belarus belarusian belarusians byelorussia kazakhstan kazakh
+kazakhs kazakhstani georgia georgian georgians armenia armenian armenians azerbaijan
+azerbaijani azerbaijanis uzbekistan uzbek uzbeks kyrgyzstan kyrgyz kirghiz tajikistan
+tajik tajiks turkmenistan turkmen moldova moldovan moldovans mongolia mongolian israel
+israeli israelis germany german germans france french italy italian italians spain spanish
+portugal portuguese netherlands dutch holland belgium belgian switzerland swiss austria
+austrian poland polish poles czechia czech czechs slovakia slovak hungary hungarian
+romania romanian bulgaria bulgarian serbia serbian serbs croatia croatian montenegro
+montenegrin bosnia albania greece greek greeks cyprus cypriot turkey turkish turks latvia
+latvian latvians lithuania lithuanian lithuanians estonia estonian estonians finland
+finnish finns sweden swedish swedes norway norwegian norwegians denmark danish danes
+iceland ireland irish britain british england scotland uk usa america american americans
+canada canadian canadians mexico mexican brazil brazilian argentina argentinian
+argentine chile peru colombia china chinese japan japanese korea korean koreans india
+indian indians vietnam vietnamese thailand thai indonesia bali philippines malaysia
+singapore uae emirates dubai iran iranian iraq syria syrian egypt egyptian morocco
+australia australian zealand africa african europe european europeans asia asian
+tbilisi batumi yerevan baku bishkek tashkent astana almaty belgrade istanbul antalya
+ankara riga vilnius tallinn helsinki warsaw prague berlin paris london madrid lisbon
+rome vienna budapest minsk kyiv kiev kharkiv odesa chisinau limassol nicosia tel aviv
+jerusalem haifa bangkok phuket goa beijing shanghai tokyo seoul york washington toronto
+montreal ukrainians chechnya chechen dagestan crimea siberia
+"""
+
+_RU = """
+украина украины украине украину украинцы украинцев украинец белоруссия беларусь
+белорусы белорусов белорус казахстан казахи казахов казах грузия грузины грузин армения
+армяне армян азербайджан азербайджанцы узбекистан узбеки узбеков кыргызстан киргизия
+киргизы таджикистан таджики туркменистан туркмены молдова молдавия молдаване монголия
+израиль израиля израиле израильтяне германия германии немцы немцев немец франция
+французы италия итальянцы испания испанцы португалия нидерланды голландия голландцы
+бельгия швейцария австрия польша поляки чехия чехи словакия венгрия венгры румыния
+болгария болгары сербия сербы сербов хорватия черногория черногорцы босния албания
+греция греки кипр турция турки турков латвия латыши литва литовцы эстония эстонцы
+финляндия финны швеция шведы норвегия дания исландия ирландия британия великобритания
+англия англичане шотландия сша америка американцы канада канадцы мексика бразилия
+аргентина чили перу колумбия китай китайцы япония японцы корея корейцы индия индийцы
+вьетнам таиланд тайланд таиланде индонезия бали филиппины малайзия сингапур оаэ
+эмираты эмиратах дубай иран ирак сирия египет марокко австралия африка европа европейцы
+азия тбилиси батуми ереван баку бишкек ташкент астана алматы белград стамбул анталья
+анкара рига вильнюс таллин таллинн хельсинки варшава прага берлин париж лондон мадрид
+лиссабон рим вена будапешт минск киев харьков одесса кишинев лимассол тель-авив
+иерусалим хайфа бангкок пхукет гоа пекин шанхай токио сеул нью-йорк вашингтон торонто
+чечня чеченцы дагестан крым сибирь
+"""
+
+
+@cache
+def place_stems(lang: str) -> frozenset[str]:
+    """Stems of the place and nationality names of one language ("en" or "ru")."""
+    names = (_EN if lang == "en" else _RU).split()
+    parts = [part for name in names for part in name.split("-")]
+    return frozenset(stem(part, lang) for part in parts if len(part) > 2)
