@@ -34,6 +34,7 @@ from bot.text import (
     asks_for_advice,
     canonical_numbers,
     intent_tokens,
+    is_small_talk,
     latin_to_cyrillic,
     looks_transliterated,
     script_of,
@@ -172,6 +173,9 @@ class _LangIndex:
         stop = RU_STOP if lang == "ru" else EN_STOP
         self._function_words = frozenset(QUESTION_WORDS) | stop
         self._function_list = sorted(w for w in self._function_words if len(w) >= 3)
+        self._function_by_letters: dict[str, list[str]] = defaultdict(list)
+        for word in self._function_list:
+            self._function_by_letters["".join(sorted(word))].append(word)
         self._function_fixes: dict[str, str] = {}
         self._corrections: dict[str, str | None] = {}
         self._prepared_cache: dict[str, list[str]] = {}
@@ -358,6 +362,14 @@ class _LangIndex:
                         processor=None,
                         score_cutoff=84.0,
                     )
+                    if best is None:  # a swap of two letters in a short word: "waht", "hwo"
+                        best = process.extractOne(
+                            word,
+                            self._function_by_letters.get("".join(sorted(word)), ()),
+                            scorer=OSA.distance,
+                            processor=None,
+                            score_cutoff=1,
+                        )
                     self._function_fixes[word] = best[0] if best else word
                 word = self._function_fixes[word]
             fixed.append(word)
@@ -652,7 +664,7 @@ class Matcher:
         `exclude` leaves one stored question out (for leave-one-out testing).
         """
         detected = self.detect_language(text, lang)
-        if asks_for_advice(text):
+        if asks_for_advice(text) or is_small_talk(text):
             return MatchResult("unknown", None, 0.0, detected, None, ())
         index = self.indexes[detected]
         skip = exclude[1] if exclude is not None and exclude[0] == detected else None

@@ -72,7 +72,8 @@ ADDRESS_WORDS = frozenset({"you", "your", "yours", "u", "ya", "ты", "вы"})
 # Asking for personal advice ("should I go back?", "стоит ли мне возвращаться?"): the source
 # reports; it never advises, so no entry can answer such a question.
 _ADVICE = re.compile(
-    r"\b(?:should (?:i|we|my|our)|shall i|is it (?:worth|safe|a good idea)|worth it|"
+    r"\b(?:should (?:i|we|my|our)(?! (?:ask|type|write|say|use|start|begin)\b)|"  # ask the bot
+    r"shall i|is it (?:worth|safe|a good idea)|worth it|"
     r"(?:do|would|can) you (?:recommend|advise|suggest)|advise me|your advice|"
     r"стоит ли (?:мне|нам)|(?:мне|нам) стоит|посоветуй|посоветуйте|советуете|"
     r"(?:мне|нам) лучше|что (?:мне|нам) делать|безопасно ли)\b"
@@ -110,6 +111,11 @@ QUESTION_WORDS: dict[str, str] = {
     "what": "?what",
     "whats": "?what",
     "what's": "?what",
+    "whatd": "?what",  # "what'd", "where'd", "how'd" lose their apostrophe in words()
+    "whered": "?where",
+    "howd": "?how",
+    "whod": "?who",
+    "whyd": "?why",
     "почему": "?why",
     "зачем": "?why",
     "отчего": "?why",
@@ -318,6 +324,8 @@ def intent_tokens(raw_words: list[str]) -> list[str]:
     for word in raw_words:
         if word in _AMOUNT_AFTER_HOW and previous == "how":
             out[-1] = "?many"
+        elif word == "what" and previous == "or":
+            pass  # "are people coming back or what": a tag, not a question about a thing
         elif (token := QUESTION_WORDS.get(word)) is not None:
             out.append(token)
         previous = word

@@ -28,6 +28,7 @@ def matcher() -> Matcher:
         ("what did putin say?", "putin-good-trend"),
         ("who is Kartamyshev", "kartamyshev"),
         ("Alexey", "alexey"),
+        ("waht can you answer", "about-bot"),
         ("what was russia's growth in 2023", "economic-effect"),
         (
             "Hi! I left Moscow in 2022 and live in Tbilisi now. My question: why are people "
@@ -55,6 +56,7 @@ def test_routes_to_entry(matcher: Matcher, question: str, entry: str) -> None:
         "tell me a joke",
         "how much is a Schengen visa",
         "hi",
+        "good morning",
         "😀😀😀",
         "",
         "какая погода в Москве",

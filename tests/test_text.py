@@ -101,6 +101,11 @@ def test_intents_how_many_only_after_how() -> None:
     assert intent_tokens(["сколько", "почему"]) == ["?many", "?why"]
 
 
+def test_intents_ignore_tags_and_keep_contractions() -> None:
+    assert intent_tokens(words("are people coming back or what")) == []
+    assert intent_tokens(words("where'd you get this from")) == ["?where"]
+
+
 def test_short_years_expand() -> None:
     assert expand_year("22") == "2022"
     assert expand_year("300") == "300"
@@ -156,6 +161,8 @@ def test_pasted_markup_and_lone_letters_are_not_words() -> None:
         ("why should anyone care", False),
         ("why do people return?", False),
         ("кто стоит во главе Finion?", False),
+        ("what should I ask you?", False),
+        ("what should I do now, go back?", True),
     ],
 )
 def test_requests_for_advice(text: str, advice: bool) -> None:
