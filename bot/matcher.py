@@ -25,7 +25,7 @@ from typing import Literal
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from bot.places import place_stems
+from bot.names import names
 from bot.text import (
     ADDRESS_WORDS,
     EN_STOP,
@@ -74,7 +74,7 @@ class MatcherConfig:
     solo_margin: float = 20.0  # a lone candidate this far ahead is answered from the clarify band
     refuse_wrong_kind: bool = True  # the best entry holds no amount/date asked for → unknown
     context_oov_penalty: float = 1.0  # oov_penalty for a whole multi-sentence message (none)
-    place_penalty: float = 0.35  # score factor when the question names a place the entry lacks
+    place_penalty: float = 0.35  # factor when the question names a place or person the entry lacks
     sentence_known: float = 2.0  # a sentence of a long message needs this many known words
     attribute_known: int = 1  # at most this many known words + an unknown one → unknown
     fuzzy_bonus: float = 20.0  # at most this much for a near-verbatim stored question
@@ -153,7 +153,7 @@ class _Query:
     unknown: tuple[str, ...]
     text_key: str
     known: int = 0
-    places: frozenset[str] = frozenset()  # countries, cities, nationalities named (stems)
+    places: frozenset[str] = frozenset()  # places, nationalities and people named (stems)
     # Entries that cannot answer the kind of question asked ("when?" of an undated entry).
     wrong_kind: set[int] = field(default_factory=set)
 
@@ -212,7 +212,7 @@ class _LangIndex:
         self.entry_extra: list[frozenset[str]] = []
         self.entry_numbers: list[frozenset[str]] = []
         self.entry_places: list[frozenset[str]] = []
-        self._places = place_stems(lang)
+        self._names = names(lang)
         self.entry_quantity: list[bool] = []
         self.entry_time: list[bool] = []
         postings: dict[str, list[int]] = defaultdict(list)
@@ -223,7 +223,7 @@ class _LangIndex:
             first = len(self.question_text)
             for question in entry.questions.get(lang, ()):
                 raw, stems = self._learn(question, surface)
-                places.update(self._places.intersection(stems))
+                places.update(self._names.found_in(raw, stems))
                 terms = frozenset(self._terms(raw, stems)) | frozenset(intent_tokens(raw))
                 qid = len(self.question_text)
                 self.question_text.append(question)
@@ -240,7 +240,7 @@ class _LangIndex:
             self.entry_quantity.append(states_quantity(extra_text))
             self.entry_time.append(states_time(extra_text))
             raw, stems = self._learn(extra_text, surface)
-            places.update(self._places.intersection(stems))
+            places.update(self._names.found_in(raw, stems))
             extra = frozenset(self._terms(raw, stems))
             numbers.update(t for t in extra if t[0].isdigit())
             self.entry_term_counts.append(dict(counts))
@@ -454,7 +454,7 @@ class _LangIndex:
         for term in unknown:
             terms[f"!{term}"] = self.config.oov_weight
         numbers = frozenset(t for t in terms if t[0].isdigit())
-        places = self._places.intersection(stem(word, self.lang) for word in raw)
+        places = self._names.found_in(raw, [stem(word, self.lang) for word in raw])
         return _Query(
             places=places,
             terms=terms,

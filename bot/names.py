@@ -1,14 +1,17 @@
-"""Countries, cities and nationalities: names whose presence changes what is asked.
+"""Places, nationalities and people: names whose presence changes what is asked.
 
 "How many Ukrainians returned?" shares every word but one with "how many Russians
-returned?", and that one word makes it a different question. The matcher treats a place
-or nationality in a question like a number: an entry that never mentions it cannot
-answer. The lists are general world knowledge, not tuned to the knowledge base; Russia
-and Russians are left out because every entry is about them.
+returned?", and that one word makes it a different question; so does "what did Zelensky
+say about returnees?" next to Putin's words. The matcher treats such a name in a question
+like a number: an entry that never mentions it cannot answer. The lists are general world
+knowledge, not tuned to the knowledge base; Russia and Russians are left out because
+every entry is about them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 
 from bot.text import stem
@@ -35,7 +38,12 @@ tbilisi batumi yerevan baku bishkek tashkent astana almaty belgrade istanbul ant
 ankara riga vilnius tallinn helsinki warsaw prague berlin paris london madrid lisbon
 rome vienna budapest minsk kyiv kiev kharkiv odesa chisinau limassol nicosia tel aviv
 jerusalem haifa bangkok phuket goa beijing shanghai tokyo seoul york washington toronto
-montreal ukrainians chechnya chechen dagestan crimea siberia
+montreal ukrainians chechnya chechen dagestan crimea siberia eu union nato un
+zelensky zelenskyy biden trump obama macron scholz merz sunak starmer erdogan lukashenko
+tokayev pashinyan aliyev kobakhidze netanyahu xi jinping medvedev mishustin lavrov peskov
+shoigu belousov nabiullina sobyanin navalny navalnaya prigozhin kadyrov gorbachev yeltsin
+stalin lenin ivan dmitry dmitri sergey sergei andrey andrei mikhail nikolai pavel maxim
+olga anna maria elena natalia tatiana irina ekaterina svetlana
 """
 
 _RU = """
@@ -57,13 +65,38 @@ _RU = """
 анкара рига вильнюс таллин таллинн хельсинки варшава прага берлин париж лондон мадрид
 лиссабон рим вена будапешт минск киев харьков одесса кишинев лимассол тель-авив
 иерусалим хайфа бангкок пхукет гоа пекин шанхай токио сеул нью-йорк вашингтон торонто
-чечня чеченцы дагестан крым сибирь
+чечня чеченцы дагестан крым сибирь ес евросоюз нато оон
+зеленский зеленского байден трамп обама макрон шольц эрдоган лукашенко токаев пашинян
+алиев нетаньяху си цзиньпин медведев мишустин лавров песков шойгу белоусов набиуллина
+собянин навальный навальная пригожин кадыров горбачев ельцин сталин ленин иван дмитрий
+сергей андрей михаил николай павел максим ольга анна мария елена наталья татьяна ирина
+екатерина светлана
 """
 
 
+@dataclass(frozen=True)
+class Names:
+    """The names of one language, as the matcher looks them up."""
+
+    stems: frozenset[str]  # stems of four letters or more: "израил" finds "Израиля"
+    words: frozenset[str]  # short names kept whole: "киев" stems to "ки", "eu" to itself
+
+    def found_in(self, words: Sequence[str], stems: Sequence[str | None]) -> frozenset[str]:
+        """The names among a text's words (given with their stems)."""
+        return frozenset(self.stems.intersection(stems)) | self.words.intersection(words)
+
+
 @cache
-def place_stems(lang: str) -> frozenset[str]:
-    """Stems of the place and nationality names of one language ("en" or "ru")."""
-    names = (_EN if lang == "en" else _RU).split()
-    parts = [part for name in names for part in name.split("-")]
-    return frozenset(stem(part, lang) for part in parts if len(part) > 2)
+def names(lang: str) -> Names:
+    """The names of places, nationalities and people of one language ("en" or "ru")."""
+    parts = [part for name in (_EN if lang == "en" else _RU).split() for part in name.split("-")]
+    long_stems, short_words = set(), set()
+    for part in parts:
+        if len(part) < 2:
+            continue
+        base = stem(part, lang)
+        if len(base) >= 4:
+            long_stems.add(base)
+        else:
+            short_words.add(part)
+    return Names(frozenset(long_stems), frozenset(short_words))
