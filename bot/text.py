@@ -42,7 +42,7 @@ EN_STOP = frozenset(
     true right correct happen happened happening whats what's
     yo em legit seriously honestly literally anyway anyways whatever kinda sorta dunno
     gotta idk fr ngl everyone everybody someone's
-    tho though bruh smh rofl nah nope yup lemme gimme dude deal
+    tho though bruh smh rofl nah nope yup lemme gimme dude deal abt bc cuz coz bcoz
     """.split()
 )
 RU_STOP = frozenset(
@@ -61,7 +61,8 @@ RU_STOP = frozenset(
     кстати короче типа вроде якобы пжл спс сих пор стоит
     слушай слушайте блин ваще вообще-то реально правда действительно
     так-то значит это-то лол ладно хорошо понятно
-    вдруг норм типо капец прям чего-то всё-таки вообщем
+    вдруг норм типо капец прям чего-то всё-таки вообщем ето ешо еше наши наших нашим
+    чувак чел благодаря
     """.split()
 )
 
@@ -76,16 +77,22 @@ _ADVICE = re.compile(
     r"shall i|is it (?:worth|safe|a good idea)|worth it|"
     r"(?:do|would|can) you (?:recommend|advise|suggest)|advise me|your advice|"
     r"стоит ли (?:мне|нам)|(?:мне|нам) стоит|посоветуй|посоветуйте|советуете|"
-    r"(?:мне|нам) лучше|что (?:мне|нам) делать|безопасно ли)\b"
+    r"(?:мне|нам)(?: [а-я]+){0,2} лучше|что (?:мне|нам) делать|безопасно ли|"
+    # A personal decision or a personal future: "return or stay?", "will I be drafted if I go
+    # back?". The article reports on others; it cannot say what happens to the one asking.
+    r"(?:i|we) (?:\w+ )?(?:go back|return|move back|come back) or stay|"
+    r"(?:вернуться|возвращаться|ехать обратно) или (?:остаться|оставаться)|"
+    r"if i (?:go back|return|come back|move back)|will i (?:be|get)|"
+    r"если я (?:вернусь|приеду|поеду)|меня (?:призовут|заберут|мобилизуют))\b"
 )
 
 
 _SMALL_TALK = frozenset(
     """
     hi hello hey hiya yo howdy greetings good morning evening afternoon day night thanks thank
-    you thx ty cheers bye goodbye ok okay cool great nice bot dear
+    you thx ty cheers bye goodbye ok okay cool great nice bot dear so much very lot
     привет приветик здравствуйте здравствуй добрый доброе день утро вечер спасибо благодарю
-    пока ок окей хорошо понятно ясно бот
+    пока ок окей хорошо понятно ясно бот большое огромное спс пасиб
     """.split()
 )
 
@@ -135,6 +142,11 @@ QUESTION_WORDS: dict[str, str] = {
     "чё": "?what",
     "че": "?what",
     "шо": "?what",
+    "wat": "?what",
+    "wut": "?what",
+    "скока": "?many",
+    "скоко": "?many",
+    "скольки": "?many",
 }
 # "how many" / "how much" ask for an amount; a lone "many" ("so many people") does not.
 _AMOUNT_AFTER_HOW = frozenset({"many", "much"})
@@ -165,6 +177,7 @@ def fold(text: str) -> str:
     return " ".join(text.translate(_FOLD_TABLE).split())
 
 
+_FOUR_AS_CH = re.compile(r"(?<=[A-Za-z])4(?=[A-Za-z])|\b4(?=(?:to|e|ego|em|ei|ej)\b)")
 _MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 
 
@@ -175,6 +188,8 @@ def words(text: str) -> list[str]:
     """
     if "<" in text:
         text = _MARKUP.sub(" ", text)
+    if "4" in text:  # "po4emu", "4to": 4 stands for ч in Latin-script Russian
+        text = _FOUR_AS_CH.sub("ch", text)
     return [
         word if word.isalpha() else _tidy_token(word)
         for word in _WORD.findall(fold(text))
@@ -333,7 +348,9 @@ def intent_tokens(raw_words: list[str]) -> list[str]:
 
 
 _GROUPED = re.compile(r"^\d{1,3}(?:\.\d{3})+$")
-_THOUSAND_WORDS = frozenset({"тысяч", "тысячи", "тысяча", "тыс", "thousand", "thousands"})
+_THOUSAND_WORDS = frozenset(
+    {"тысяч", "тысячи", "тысяча", "тыс", "thousand", "thousands", "tysyach", "tysiach", "tys"}
+)
 
 
 def canonical_numbers(tokens: list[str]) -> list[str]:

@@ -8,6 +8,7 @@ from bot.text import (
     expand_year,
     fold,
     intent_tokens,
+    is_small_talk,
     latin_to_cyrillic,
     script_of,
     sentences,
@@ -101,6 +102,28 @@ def test_intents_how_many_only_after_how() -> None:
     assert intent_tokens(["сколько", "почему"]) == ["?many", "?why"]
 
 
+def test_digit_four_reads_as_ch_inside_latin_words() -> None:
+    assert words("po4emu 4to") == ["pochemu", "chto"]
+    assert words("4G in 4 days") == ["4", "in", "4", "days"]
+
+
+def test_thousands_in_transliteration() -> None:
+    assert canonical_numbers(words("mobilizaciya 300 tysyach")) == ["mobilizaciya", "300000"]
+
+
+@pytest.mark.parametrize(
+    ("text", "small_talk"),
+    [
+        ("спасибо большое!", True),
+        ("thanks so much", True),
+        ("good morning, bot", True),
+        ("спасибо, а сколько вернулось?", False),
+    ],
+)
+def test_small_talk(text: str, small_talk: bool) -> None:
+    assert is_small_talk(text) is small_talk
+
+
 def test_intents_ignore_tags_and_keep_contractions() -> None:
     assert intent_tokens(words("are people coming back or what")) == []
     assert intent_tokens(words("where'd you get this from")) == ["?where"]
@@ -163,6 +186,12 @@ def test_pasted_markup_and_lone_letters_are_not_words() -> None:
         ("кто стоит во главе Finion?", False),
         ("what should I ask you?", False),
         ("what should I do now, go back?", True),
+        ("нам с женой лучше вернуться или остаться?", True),
+        ("will I get drafted if I go back?", True),
+        ("меня призовут, если я вернусь?", True),
+        ("why do people go back or stay abroad?", False),
+        ("do we go back or stay?", True),
+        ("will many people return?", False),
     ],
 )
 def test_requests_for_advice(text: str, advice: bool) -> None:
