@@ -43,6 +43,7 @@ EN_STOP = frozenset(
     yo em legit seriously honestly literally anyway anyways whatever kinda sorta dunno
     gotta idk fr ngl everyone everybody someone's
     tho though bruh smh rofl nah nope yup lemme gimme dude deal abt bc cuz coz bcoz
+    ballpark roughly approximately approx around far
     """.split()
 )
 RU_STOP = frozenset(
@@ -143,6 +144,7 @@ QUESTION_WORDS: dict[str, str] = {
     "че": "?what",
     "шо": "?what",
     "wat": "?what",
+    "hw": "?how",
     "wut": "?what",
     "скока": "?many",
     "скоко": "?many",
@@ -178,6 +180,7 @@ def fold(text: str) -> str:
 
 
 _FOUR_AS_CH = re.compile(r"(?<=[A-Za-z])4(?=[A-Za-z])|\b4(?=(?:to|e|ego|em|ei|ej)\b)")
+_THOUSANDS_K = re.compile(r"\b(\d{1,3})\s?[kKкК]\b")
 _MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 
 
@@ -188,6 +191,8 @@ def words(text: str) -> list[str]:
     """
     if "<" in text:
         text = _MARKUP.sub(" ", text)
+    if "k" in text or "к" in text:  # "300k", "300к": thousands
+        text = _THOUSANDS_K.sub(r"\g<1>000", text)
     if "4" in text:  # "po4emu", "4to": 4 stands for ч in Latin-script Russian
         text = _FOUR_AS_CH.sub("ch", text)
     return [

@@ -109,6 +109,8 @@ def test_digit_four_reads_as_ch_inside_latin_words() -> None:
 
 def test_thousands_in_transliteration() -> None:
     assert canonical_numbers(words("mobilizaciya 300 tysyach")) == ["mobilizaciya", "300000"]
+    assert words("the 300k call-up") == ["the", "300000", "call", "up"]
+    assert words("300к резервистов") == ["300000", "резервистов"]
 
 
 @pytest.mark.parametrize(
