@@ -89,6 +89,7 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
     elapsed = (time.perf_counter() - started) * 1000
     _out(
         f"ok: {s.entries} entries, questions {s.questions_en} en / {s.questions_ru} ru, "
+        f"{s.not_in_source} not-in-source questions, "
         f"{s.quotes_verified} quotes verified, {s.figures_verified} figures verified, "
         f"{s.evidence_verified} evidence spans verified against the source "
         f"(version {kb.version}, {elapsed:.0f} ms)"

@@ -99,7 +99,7 @@ class MatchResult:
     entry_id: str | None
     score: float
     lang: Lang
-    question: str | None
+    question: str | None  # for unknown: the not-in-source question it matched, if any
     candidates: tuple[Candidate, ...]
     unknown_words: tuple[str, ...] = ()
 
@@ -111,6 +111,8 @@ class IndexEntry:
     id: str
     questions: Mapping[str, Sequence[str]]
     extra_text: Mapping[str, str] = field(default_factory=dict)
+    # Near misses declared in knowledge/not-in-source.yaml: matching one means "I don't know".
+    not_in_source: bool = False
 
 
 # Letters people swap at the start of a word: е/э ("економика"), and Latin-script
@@ -635,6 +637,14 @@ class Matcher:
             )
             for entry in kb.entries
         ]
+        entries += [
+            IndexEntry(
+                id=f"~not-in-source-{number}",
+                questions={lang: group.get(lang) for lang in LANGS},
+                not_in_source=True,
+            )
+            for number, group in enumerate(kb.not_in_source, start=1)
+        ]
         synonyms = {"en": kb.synonyms.en, "ru": kb.synonyms.ru}
         return cls(entries, synonyms, config)
 
@@ -699,6 +709,8 @@ class Matcher:
             # "Alexey's surname", "Finion's phone": one known thing plus a word the knowledge
             # base has never seen asks for an attribute the source does not give.
             scored = []
+        if query is not None:
+            scored = self._telling_refusals_only(index, query, scored)
         top_scored = scored[: config.max_candidates]
         candidates = tuple(
             Candidate(
@@ -709,13 +721,25 @@ class Matcher:
             for score, entry, qid in top_scored
         )
         raw = [score for score, _, _ in top_scored]  # decisions use the uncapped scores
+        # Not-in-source questions compete like entries but are never offered to the user.
+        offered = tuple(
+            candidate
+            for candidate, (_, entry, _) in zip(candidates, top_scored, strict=True)
+            if not self.entries[entry].not_in_source
+        )
         if not candidates or raw[0] < config.clarify_score:
             top = candidates[0].score if candidates else 0.0
-            return MatchResult("unknown", None, top, lang, None, candidates, unknown_words)
+            return MatchResult("unknown", None, top, lang, None, offered, unknown_words)
+        if self.entries[scored[0][1]].not_in_source:
+            # "What is Alexey's surname?" is closest to a question the source leaves open.
+            best = candidates[0]
+            return MatchResult(
+                "unknown", None, best.score, lang, best.question, offered, unknown_words
+            )
         if query is not None and scored[0][1] in query.wrong_kind and config.refuse_wrong_kind:
             # "When did Alexey leave?" of an entry with no date: it cannot be answered.
             return MatchResult(
-                "unknown", None, candidates[0].score, lang, None, candidates, unknown_words
+                "unknown", None, candidates[0].score, lang, None, offered, unknown_words
             )
         best = candidates[0]
         lead = raw[0] - (raw[1] if len(raw) > 1 else 0.0)
@@ -723,12 +747,36 @@ class Matcher:
             lead >= config.solo_margin and not unknown_words
         ):
             return MatchResult(
-                "answer", best.entry_id, best.score, lang, best.question, candidates, unknown_words
+                "answer", best.entry_id, best.score, lang, best.question, offered, unknown_words
             )
         close = tuple(c for c, r in zip(candidates, raw, strict=True) if r >= config.clarify_score)
+        close = tuple(c for c in close if c in offered)
         return MatchResult(
             "clarify", best.entry_id, best.score, lang, best.question, close, unknown_words
         )
+
+    def _telling_refusals_only(
+        self, index: _LangIndex, query: _Query, scored: list[tuple[float, int, int]]
+    ) -> list[tuple[float, int, int]]:
+        """Keep a not-in-source match only if it tells the message from the best real entry.
+
+        It must share a term with the message that the entry's stored questions lack: the
+        "surname" of "Alexey's surname". "What did Alexey tell reporters" also resembles "what
+        is Alexey's surname", but in nothing the Alexey questions lack, so it is dropped.
+        """
+        real = next(
+            (entry for _, entry, _ in scored if not self.entries[entry].not_in_source), None
+        )
+        if real is None:
+            return scored
+        known = index.entry_term_counts[real].keys()
+        asked = set(query.terms)
+        return [
+            row
+            for row in scored
+            if not self.entries[row[1]].not_in_source
+            or bool((asked & index.question_terms[row[2]]) - known)
+        ]
 
     def search(self, text: str, lang: Lang | None = None, limit: int = 10) -> list[Candidate]:
         """Rank entries for inline mode: every plausible entry, best first."""
@@ -738,7 +786,7 @@ class Matcher:
         return [
             Candidate(self.entries[entry].id, round(score, 1), index.question_text[qid])
             for score, entry, qid in scored[:limit]
-            if score >= self.config.clarify_score
+            if score >= self.config.clarify_score and not self.entries[entry].not_in_source
         ]
 
     def stored_questions(self, lang: Lang) -> list[tuple[int, str, str]]:
@@ -747,4 +795,5 @@ class Matcher:
         return [
             (qid, self.entries[entry].id, index.question_text[qid])
             for qid, entry in enumerate(index.question_entry)
+            if not self.entries[entry].not_in_source
         ]

@@ -832,3 +832,34 @@ def test_kb_check_reports_located_problems_and_refuses_the_kb(kb: KnowledgeCopy)
     assert int(economy["line"]) == edit.line
     assert "'putin-good-trnd'" in economy["message"]
     assert "figure value 310000" in by_file["exodus.yaml"]["message"]
+
+
+NOT_IN_SOURCE = "not-in-source.yaml"
+
+
+def test_not_in_source_questions_are_loaded_and_counted() -> None:
+    kb = load_knowledge(default_knowledge_dir())
+    assert kb.not_in_source, "the shipped knowledge base declares near misses"
+    assert kb.stats.not_in_source == sum(len(g.en) + len(g.ru) for g in kb.not_in_source)
+    assert any("surname" in q for g in kb.not_in_source for q in g.en)
+
+
+def test_not_in_source_file_is_optional(kb: KnowledgeCopy) -> None:
+    (kb.root / NOT_IN_SOURCE).unlink()
+    assert kb.errors() == []
+    assert load_knowledge(kb.root).not_in_source == ()
+
+
+def test_not_in_source_question_may_not_be_an_entry_question(kb: KnowledgeCopy) -> None:
+    stored = kb.entry("entries/people.yaml", "kartamyshev")["questions"]["en"][0]
+    edit = kb.edit(NOT_IN_SOURCE, "      - Finion website\n", f"      - {stored.upper()}\n")
+    error = only_error(kb.errors(), NOT_IN_SOURCE, "cannot be both answered")
+    assert "entry 'kartamyshev'" in error.message
+    assert error.line == edit.line
+
+
+def test_not_in_source_unknown_field_is_located(kb: KnowledgeCopy) -> None:
+    edit = kb.edit(NOT_IN_SOURCE, "  - note: \"Alexey's", "  - note_: \"Alexey's")
+    error = only_error(kb.errors(), NOT_IN_SOURCE, "unknown field")
+    assert "note_" in error.message
+    assert error.line == edit.line

@@ -145,6 +145,41 @@ def test_places_on_the_shipped_knowledge_base(matcher: Matcher) -> None:
     assert matcher.match("what did Putin say about returnees?").entry_id == "putin-good-trend"
 
 
+def test_not_in_source_questions_refuse_but_are_never_offered() -> None:
+    entries = [
+        IndexEntry(
+            "alexey",
+            {"en": ["who is alexey", "what did alexey say", "alexey from georgia"]},
+            {"en": "Alexey, a political consultant, said the business did not work out."},
+        ),
+        IndexEntry("other", {"en": ["something else entirely"]}),
+        IndexEntry("~nis", {"en": ["what is alexey's surname"]}, not_in_source=True),
+    ]
+    matcher = Matcher(entries)
+    refused = matcher.match("alexey's surname?")
+    assert refused.outcome == "unknown"
+    assert refused.question == "what is alexey's surname"  # moderators see why
+    assert all(not c.entry_id.startswith("~") for c in refused.candidates)
+    # Sharing only what the Alexey entry also has is no reason to refuse.
+    assert matcher.match("who is alexey").entry_id == "alexey"
+    assert matcher.match("what is alexey").entry_id == "alexey"
+    assert all(c.entry_id != "~nis" for c in matcher.search("alexey surname"))
+    assert all(entry != "~nis" for _, entry, _ in matcher.stored_questions("en"))
+    plain = Matcher(entries[:2])
+    assert (
+        plain.match("alexey's surname?").outcome != "unknown"
+        or not plain.match("alexey's surname?").candidates
+    )
+
+
+def test_not_in_source_on_the_shipped_knowledge_base(matcher: Matcher) -> None:
+    assert matcher.match("Alexey's surname?").outcome == "unknown"
+    assert matcher.match("finion website").outcome == "unknown"
+    assert matcher.match("сколько лет Евгению?").outcome == "unknown"
+    assert matcher.match("Who is Evgeniy?").entry_id == "evgeniy"
+    assert matcher.match("tell me about Alexey").entry_id == "alexey"
+
+
 def test_synonyms_from_the_knowledge_base_are_used() -> None:
     entries = [
         IndexEntry("returns", {"en": ["why do emigrants return", "reasons to return"]}),

@@ -22,6 +22,8 @@ from bot.knowledge.models import (
     LANGS,
     EntriesFile,
     Entry,
+    NotInSourceFile,
+    NotInSourceQuestions,
     Source,
     SourcesFile,
     SynonymGroups,
@@ -36,11 +38,22 @@ from bot.knowledge.source import SourceText
 from bot.knowledge.yamlfile import KnowledgeError, YamlDocument, YamlFileError, read_yaml
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+NOT_IN_SOURCE_FILE = "not-in-source.yaml"
 
 _ALL_FIELDS = sorted(
     {
         name
-        for model in (EntriesFile, TopicsFile, SourcesFile, SynonymsFile, UiFile, UiTexts, Entry)
+        for model in (
+            EntriesFile,
+            TopicsFile,
+            SourcesFile,
+            SynonymsFile,
+            UiFile,
+            UiTexts,
+            Entry,
+            NotInSourceFile,
+            NotInSourceQuestions,
+        )
         for name in model.model_fields
     }
     | {
@@ -99,6 +112,7 @@ class KnowledgeStats:
     quotes_verified: int
     figures_verified: int
     evidence_verified: int
+    not_in_source: int = 0  # near-miss questions that must get "I don't know"
 
 
 @dataclass(frozen=True)
@@ -113,6 +127,7 @@ class KnowledgeBase:
     synonyms: SynonymGroups
     version: KnowledgeVersion
     stats: KnowledgeStats
+    not_in_source: tuple[NotInSourceQuestions, ...] = ()
     loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     _by_id: dict[str, Entry] = field(default_factory=dict, repr=False)
 
@@ -258,6 +273,14 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         for name, lang, message in ui_file.ui.placeholder_problems():
             errors.append(KnowledgeError(ui_doc.file, ui_doc.line_of(("ui", name, lang)), message))
     _, synonyms_file = _read(root / "synonyms.yaml", SynonymsFile, errors)
+    not_in_source: tuple[NotInSourceQuestions, ...] = ()
+    not_in_source_doc: YamlDocument | None = None
+    if (root / NOT_IN_SOURCE_FILE).is_file():
+        not_in_source_doc, not_in_source_file = _read(
+            root / NOT_IN_SOURCE_FILE, NotInSourceFile, errors
+        )
+        if not_in_source_doc and not_in_source_file:
+            not_in_source = not_in_source_file.not_in_source
 
     sources: dict[str, LoadedSource] = {}
     if sources_doc and sources_file:
@@ -292,6 +315,8 @@ def load_knowledge(root: Path) -> KnowledgeBase:
             located.extend((entry, doc, i) for i, entry in enumerate(parsed.entries))
 
     counts = _cross_check(located, topic_ids, sources, errors)
+    if not_in_source and not_in_source_doc:
+        _check_not_in_source(located, not_in_source, not_in_source_doc, errors)
 
     if errors:
         raise KnowledgeLoadError(errors)
@@ -306,6 +331,7 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         quotes_verified=counts["quotes"],
         figures_verified=counts["figures"],
         evidence_verified=counts["evidence"],
+        not_in_source=sum(len(group.en) + len(group.ru) for group in not_in_source),
     )
     return KnowledgeBase(
         root=root,
@@ -314,9 +340,37 @@ def load_knowledge(root: Path) -> KnowledgeBase:
         sources=sources,
         ui=ui_file.ui,
         synonyms=synonyms_file.synonyms,
+        not_in_source=not_in_source,
         version=KnowledgeVersion(content_hash=_content_hash(root), commit=_git_commit(root)),
         stats=stats,
     )
+
+
+def _check_not_in_source(
+    located: list[tuple[Entry, YamlDocument, int]],
+    groups: tuple[NotInSourceQuestions, ...],
+    doc: YamlDocument,
+    errors: list[KnowledgeError],
+) -> None:
+    """A question cannot be both answered by an entry and declared not in the source."""
+    answered: dict[str, str] = {}
+    for entry, _, _ in located:
+        for lang in ("en", "ru"):
+            for question in entry.questions.get(lang):
+                answered.setdefault(" ".join(question.casefold().split()), entry.id)
+    for index, group in enumerate(groups):
+        for lang in ("en", "ru"):
+            for number, question in enumerate(group.get(lang)):
+                entry_id = answered.get(" ".join(question.casefold().split()))
+                if entry_id is not None:
+                    errors.append(
+                        KnowledgeError(
+                            doc.file,
+                            doc.line_of(("not_in_source", index, lang, number)),
+                            f"'{question}' is also a question of entry '{entry_id}': "
+                            "it cannot be both answered and not in the source",
+                        )
+                    )
 
 
 def _cross_check(

@@ -195,6 +195,24 @@ class SynonymGroups(StrictModel):
     ru: tuple[SynonymGroup, ...] = ()
 
 
+class NotInSourceQuestions(StrictModel):
+    """Near misses: they use the article's words but ask what it does not say."""
+
+    note: NonEmptyText  # for moderators: what the article leaves out
+    en: tuple[Question, ...] = Field(min_length=1)
+    ru: tuple[Question, ...] = Field(min_length=1)
+
+    def get(self, lang: Lang) -> tuple[str, ...]:
+        """Return the questions in `lang`."""
+        return self.ru if lang == "ru" else self.en
+
+
+class NotInSourceFile(StrictModel):
+    """knowledge/not-in-source.yaml (optional)."""
+
+    not_in_source: tuple[NotInSourceQuestions, ...]
+
+
 class SynonymsFile(StrictModel):
     """knowledge/synonyms.yaml."""
 
