@@ -250,7 +250,7 @@ class _LangIndex:
             self.entry_numbers.append(frozenset(numbers))
             self.entry_places.append(frozenset(places))
         self.postings = {term: tuple(ids) for term, ids in postings.items()}
-        self.common_postings = max(200, len(self.question_text) // 100)
+        self.common_postings = max(80, len(self.question_text) // 100)
         self.entry_keys = [
             {q: self.question_key[q] for q in questions} for questions in self.entry_questions
         ]
@@ -511,42 +511,57 @@ class _LangIndex:
                 common.append((term, weight))
                 continue
             for qid in postings:
-                if qid != exclude:
-                    overlap[qid] += weight
+                overlap[qid] += weight
+        if exclude is not None:  # leave-one-out: the question left out does not count
+            overlap.pop(exclude, None)
         if common and not overlap:  # nothing rare to start from: take the common words in full
             for term, weight in common:
                 for qid in self.postings[term]:
-                    if qid != exclude:
-                        overlap[qid] += weight
+                    overlap[qid] += weight
+            if exclude is not None:
+                overlap.pop(exclude, None)
         elif common:
             for qid in overlap:
                 terms = self.question_terms[qid]
                 overlap[qid] += sum(weight for term, weight in common if term in terms)
         best_dice: dict[int, tuple[float, int]] = {}
+        question_weight = self.question_weight
+        question_entry = self.question_entry
+        no_best = (-1.0, -1)
         for qid, shared in overlap.items():
-            dice = 2 * shared / (total + self.question_weight[qid])
-            entry = self.question_entry[qid]
-            if dice > best_dice.get(entry, (-1.0, -1))[0]:
+            dice = 2 * shared / (total + question_weight[qid])
+            entry = question_entry[qid]
+            if dice > best_dice.get(entry, no_best)[0]:
                 best_dice[entry] = (dice, qid)
-        excluded_entry = self.question_entry[exclude] if exclude is not None else -1
+        excluded_entry = question_entry[exclude] if exclude is not None else -1
+        # A rare word an entry lacks ("salary", "website") says more than a common one
+        # ("people"): it weighs by its rarity, 1.0 for the rarest. Computed once per query.
+        terms = [
+            (
+                term,
+                weight,
+                weight * config.extra_credit,
+                0.0 if term[0] in "!?" else (weight / self.max_idf) ** config.unmatched_rarity,
+            )
+            for term, weight in query.terms.items()
+        ]
         results: list[tuple[float, int, int]] = []
         for entry, (dice, qid) in best_dice.items():
             counts = self.entry_term_counts[entry]
             extra = self.entry_extra[entry]
             covered = 0.0
             unmatched = 0.0
-            for term, weight in query.terms.items():
+            left_out = self.question_terms[exclude] if entry == excluded_entry else ()
+            for term, weight, extra_weight, lacking in terms:
                 in_questions = counts.get(term, 0)
-                if entry == excluded_entry and exclude is not None:
-                    in_questions -= term in self.question_terms[exclude]
+                if left_out and term in left_out:
+                    in_questions -= 1
                 if in_questions > 0:
                     covered += weight
                 elif term in extra:
-                    covered += weight * config.extra_credit
-                elif term[0] not in "!?":
-                    # A rare word the entry lacks ("salary", "website") says more than a
-                    # common one ("people"): weigh it by its rarity, 1.0 for the rarest.
-                    unmatched += (weight / self.max_idf) ** config.unmatched_rarity
+                    covered += extra_weight
+                else:
+                    unmatched += lacking
             coverage = covered / total
             score = 100 * (config.coverage_weight * coverage + (1 - config.coverage_weight) * dice)
             if query.numbers - self.entry_numbers[entry]:
@@ -585,7 +600,7 @@ class _LangIndex:
             best = process.extractOne(
                 query.text_key,
                 choices,
-                scorer=fuzz.token_sort_ratio,
+                scorer=fuzz.ratio,  # both keys are already sorted terms: token_sort_ratio
                 processor=None,
                 score_cutoff=70.0,
             )
