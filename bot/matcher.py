@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -74,6 +74,7 @@ class MatcherConfig:
     solo_margin: float = 20.0  # a lone candidate this far ahead is answered from the clarify band
     refuse_wrong_kind: bool = True  # the best entry holds no amount/date asked for → unknown
     context_oov_penalty: float = 1.0  # oov_penalty for a whole multi-sentence message (none)
+    background_number_penalty: float = 0.6  # ... when that number is in a fifth of entries
     place_penalty: float = 0.35  # factor when the question names a place or person the entry lacks
     sentence_known: float = 2.0  # a sentence of a long message needs this many known words
     attribute_known: int = 1  # at most this many known words + an unknown one → unknown
@@ -265,6 +266,10 @@ class _LangIndex:
             term: math.log(1 + entry_count / df) for term, df in document_frequency.items()
         }
         self.max_idf = math.log(1 + entry_count)
+        number_entries = Counter(n for numbers in self.entry_numbers for n in numbers)
+        self.background_numbers = frozenset(
+            n for n, count in number_entries.items() if count >= max(3, 0.2 * entry_count)
+        )
         self.question_weight = [sum(self._weight(t) for t in ts) for ts in self.question_terms]
         self.vocab = frozenset(v for v in vocab if not v[0].isdigit())
         self._vocab_by_initial: dict[str, list[str]] = defaultdict(list)
@@ -564,8 +569,12 @@ class _LangIndex:
                     unmatched += lacking
             coverage = covered / total
             score = 100 * (config.coverage_weight * coverage + (1 - config.coverage_weight) * dice)
-            if query.numbers - self.entry_numbers[entry]:
-                score *= config.number_penalty
+            missing = query.numbers - self.entry_numbers[entry]
+            if missing:
+                # A year most entries share ("the 2022 emigrants") describes who is asked
+                # about; a rarer number ("growth in 2024") is the very thing asked.
+                background = not (missing - self.background_numbers)
+                score *= config.background_number_penalty if background else config.number_penalty
             if not context and query.places - self.entry_places[entry]:
                 score *= config.place_penalty  # "how many Ukrainians returned?"
             # Unknown and unmatched words weigh less in a long message (rambling context)

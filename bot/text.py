@@ -43,7 +43,7 @@ EN_STOP = frozenset(
     yo em legit seriously honestly literally anyway anyways whatever kinda sorta dunno
     gotta idk fr ngl everyone everybody someone's
     tho though bruh smh rofl nah nope yup lemme gimme dude deal abt bc cuz coz bcoz
-    ballpark roughly approximately approx around far
+    ballpark roughly approximately approx around far again anymore already yet lately soon
     """.split()
 )
 RU_STOP = frozenset(

@@ -3,7 +3,7 @@
 import pytest
 
 from bot.knowledge import default_knowledge_dir, load_knowledge
-from bot.matcher import IndexEntry, Matcher
+from bot.matcher import IndexEntry, Matcher, MatcherConfig
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,21 @@ def test_numbers_not_in_an_entry_count_against_it() -> None:
     ]
     matcher = Matcher(entries)
     assert matcher.match("economic growth in 2023").entry_id == "growth-2023"
+    assert matcher.match("economic growth in 2024").outcome != "answer"
+
+
+def test_a_year_most_entries_share_counts_less_than_a_rare_one() -> None:
+    entries = [
+        IndexEntry(f"left-{n}", {"en": [f"topic{n} of the 2022 exodus"]}) for n in range(3)
+    ] + [
+        IndexEntry("returns", {"en": ["why do emigrants return", "reasons emigrants return"]}),
+        IndexEntry("growth", {"en": ["economic growth in 2023"]}, {"en": "growth 2023"}),
+    ]
+    matcher = Matcher(entries)
+    assert matcher.indexes["en"].background_numbers == frozenset({"2022"})
+    strict = Matcher(entries, config=MatcherConfig(background_number_penalty=0.35))
+    question = "why do the 2022 emigrants return"
+    assert matcher.match(question).score > strict.match(question).score
     assert matcher.match("economic growth in 2024").outcome != "answer"
 
 
