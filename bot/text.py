@@ -341,15 +341,28 @@ def intent_tokens(raw_words: list[str]) -> list[str]:
     """Map question words to shared intent tokens ("how many" → "?many")."""
     out: list[str] = []
     previous = ""
-    for word in raw_words:
+    for position, word in enumerate(raw_words):
         if word in _AMOUNT_AFTER_HOW and previous == "how":
             out[-1] = "?many"
         elif word == "what" and previous == "or":
             pass  # "are people coming back or what": a tag, not a question about a thing
+        elif word == "when" and position > 0 and not _asks_when(raw_words, position):
+            pass  # "is it hard when you live abroad": a conjunction, not a question
         elif (token := QUESTION_WORDS.get(word)) is not None:
             out.append(token)
         previous = word
     return out
+
+
+# "When was/did/is …" asks for a date; "when you live abroad", "when Putin ordered" do not.
+_AUXILIARIES = frozenset(
+    "was were is are did do does will would has have had can could should exactly".split()
+)
+
+
+def _asks_when(raw_words: list[str], position: int) -> bool:
+    following = raw_words[position + 1] if position + 1 < len(raw_words) else ""
+    return following in _AUXILIARIES or following == ""
 
 
 _GROUPED = re.compile(r"^\d{1,3}(?:\.\d{3})+$")

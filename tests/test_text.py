@@ -126,6 +126,13 @@ def test_small_talk(text: str, small_talk: bool) -> None:
     assert is_small_talk(text) is small_talk
 
 
+def test_when_asks_for_a_date_only_as_a_question_word() -> None:
+    assert intent_tokens(words("when was the article published")) == ["?when"]
+    assert intent_tokens(words("and when did it happen?")) == ["?when"]
+    assert intent_tokens(words("is it hard when you live abroad")) == []
+    assert intent_tokens(words("what happened when the call-up was announced")) == ["?what"]
+
+
 def test_intents_ignore_tags_and_keep_contractions() -> None:
     assert intent_tokens(words("are people coming back or what")) == []
     assert intent_tokens(words("where'd you get this from")) == ["?where"]
