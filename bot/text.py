@@ -181,6 +181,15 @@ def fold(text: str) -> str:
 
 _FOUR_AS_CH = re.compile(r"(?<=[A-Za-z])4(?=[A-Za-z])|\b4(?=(?:to|e|ego|em|ei|ej)\b)")
 _THOUSANDS_K = re.compile(r"\b(\d{1,3})\s?[kKкК]\b")
+_IT_UPPER = re.compile(r"(?<![A-Za-z'’])IT(?![A-Za-z'’])")
+_CAPS_WORD = re.compile(r"\b[A-Z]{2,}\b")
+
+
+def _shouted(text: str) -> bool:
+    """Caps lock on ("WHY IS IT SO"): then "IT" is just "it"."""
+    return sum(1 for word in _CAPS_WORD.findall(text) if word != "IT") >= 2
+
+
 _MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 
 
@@ -191,6 +200,8 @@ def words(text: str) -> list[str]:
     """
     if "<" in text:
         text = _MARKUP.sub(" ", text)
+    if "IT" in text and not _shouted(text):
+        text = _IT_UPPER.sub(" itsector ", text)  # "IT" is the sector, "it" a pronoun
     if "k" in text or "к" in text:  # "300k", "300к": thousands
         text = _THOUSANDS_K.sub(r"\g<1>000", text)
     if "4" in text:  # "po4emu", "4to": 4 stands for ч in Latin-script Russian

@@ -107,6 +107,12 @@ def test_digit_four_reads_as_ch_inside_latin_words() -> None:
     assert words("4G in 4 days") == ["4", "in", "4", "days"]
 
 
+def test_uppercase_it_is_the_sector_unless_caps_lock() -> None:
+    assert words("IT jobs") == ["itsector", "jobs"]
+    assert words("is it true") == ["is", "it", "true"]
+    assert words("WHY IS IT SO") == ["why", "is", "it", "so"]
+
+
 def test_thousands_in_transliteration() -> None:
     assert canonical_numbers(words("mobilizaciya 300 tysyach")) == ["mobilizaciya", "300000"]
     assert words("the 300k call-up") == ["the", "300000", "call", "up"]
