@@ -202,6 +202,7 @@ def test_pasted_markup_and_lone_letters_are_not_words() -> None:
         ("what should I ask you?", False),
         ("what should I do now, go back?", True),
         ("нам с женой лучше вернуться или остаться?", True),
+        ("стоит ли возвращаться в Россию?", True),
         ("will I get drafted if I go back?", True),
         ("меня призовут, если я вернусь?", True),
         ("why do people go back or stay abroad?", False),
