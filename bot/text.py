@@ -147,6 +147,7 @@ QUESTION_WORDS: dict[str, str] = {
     "hw": "?how",
     "wut": "?what",
     "скока": "?many",
+    "много": "?many",
     "скоко": "?many",
     "скольки": "?many",
 }
