@@ -77,7 +77,8 @@ _ADVICE = re.compile(
     r"\b(?:should (?:i|we|my|our)(?! (?:ask|type|write|say|use|start|begin)\b)|"  # ask the bot
     r"shall i|is it (?:worth|safe|a good idea)|worth it|"
     r"(?:do|would|can) you (?:recommend|advise|suggest)|advise me|your advice|"
-    r"стоит ли (?:мне|нам|возвращаться|вернуться|уезжать|ехать)|(?:мне|нам) стоит|посоветуй|посоветуйте|советуете|"
+    r"стоит ли (?:мне|нам|возвращаться|вернуться|уезжать|ехать)|(?:мне|нам) стоит|"
+    r"посоветуй|посоветуйте|советуете|"
     r"(?:мне|нам)(?: [а-я]+){0,2} лучше|что (?:мне|нам) делать|безопасно ли|"
     # A personal decision or a personal future: "return or stay?", "will I be drafted if I go
     # back?". The article reports on others; it cannot say what happens to the one asking.
