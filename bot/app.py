@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import threading
@@ -18,10 +19,18 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram import BotCommand, LinkPreviewOptions, ReplyParameters, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    Defaults,
+    ExtBot,
+)
+from telegram.request import HTTPXRequest
 
 from bot.answers import Answers
 from bot.knowledge import LANGS
@@ -40,7 +49,62 @@ ALLOWED_UPDATES = [
     Update.INLINE_QUERY,
 ]
 WATCH_INTERVAL = 2.0  # seconds between checks of the knowledge folder
+# httpcore's pool slows down as it grows (many idle connections are scanned per request);
+# 32 updates at a time and 32 connections are plenty for Telegram's 30 messages a second.
+CONCURRENT_UPDATES = 32
+CONNECTION_POOL_SIZE = 32
 _MAX_REMEMBERED_VOTES = 50_000
+
+
+class ReturnBot(ExtBot[int]):
+    """PTB's ExtBot plus `send_text`: sendMessage without turning the answer into a Message.
+
+    `send_message` parses every answer Telegram sends back (the whole message, its entities
+    and its keyboard) into a `Message`: about 0.1 ms per reply, and no handler of this bot
+    reads it. `send_text` goes through the same `Bot._post` as `send_message`, so Defaults,
+    the rate limiter (and its retries after a 429) and the errors raised (Forbidden,
+    BadRequest, RetryAfter, NetworkError...) are all unchanged; it just returns nothing.
+    The keyboard comes as its JSON text, which PTB passes on as it is, so a keyboard shown a
+    thousand times is serialized once (see handlers.replies.rendered).
+
+    Callback data is sent as given: build this bot without arbitrary_callback_data.
+    """
+
+    __slots__ = ("_send_text_defaults",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._send_text_defaults = self._defaults_for_send_text()
+
+    def _defaults_for_send_text(self) -> dict[str, object]:
+        """What send_message takes from Defaults; the link preview options as JSON text."""
+        defaults = self.defaults
+        if defaults is None:
+            return {}
+        preview = defaults.link_preview_options
+        fixed: dict[str, object] = {
+            "parse_mode": defaults.parse_mode,
+            "disable_notification": defaults.disable_notification,
+            "protect_content": defaults.protect_content,
+            "link_preview_options": None if preview is None else json.dumps(preview.to_dict()),
+        }
+        return {key: value for key, value in fixed.items() if value is not None}
+
+    async def send_text(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        keyboard_json: str | None = None,
+        reply_parameters: ReplyParameters | None = None,
+    ) -> None:
+        """Send a text message with the bot's Defaults; raise what send_message would."""
+        data: dict[str, object] = {"chat_id": chat_id, "text": text, **self._send_text_defaults}
+        if keyboard_json is not None:
+            data["reply_markup"] = keyboard_json
+        if reply_parameters is not None:
+            data["reply_parameters"] = reply_parameters
+        await self._post("sendMessage", data)
 
 
 @dataclass(frozen=True)
@@ -114,29 +178,29 @@ def build_application(
             max_rows=settings.gaps_max_rows,
         )
     context_types = ContextTypes(bot_data=BotData)
+    # The bot is built here rather than by ApplicationBuilder only to be a ReturnBot; the
+    # requests are what the builder makes by default, with CONNECTION_POOL_SIZE connections.
+    bot = ReturnBot(
+        settings.token.get_secret_value(),
+        base_url=settings.bot_api_url,
+        defaults=Defaults(
+            parse_mode=ParseMode.HTML,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        ),
+        rate_limiter=AIORateLimiter(
+            # 0 switches the overall limit off; the per-group limit always stays.
+            overall_max_rate=settings.rate_limit,
+            overall_time_period=1,
+            max_retries=2,
+        ),
+        request=HTTPXRequest(connection_pool_size=CONNECTION_POOL_SIZE),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+    )
     builder = (
         ApplicationBuilder()
-        .token(settings.token.get_secret_value())
-        .base_url(settings.bot_api_url)
-        .defaults(
-            Defaults(
-                parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
-        )
-        .rate_limiter(
-            AIORateLimiter(
-                # 0 switches the overall limit off; the per-group limit always stays.
-                overall_max_rate=settings.rate_limit,
-                overall_time_period=1,
-                max_retries=2,
-            )
-        )
+        .bot(bot)
         .context_types(context_types)
-        # httpcore's pool slows down as it grows (many idle connections are scanned per
-        # request); 32 updates at a time and 32 connections are plenty for Telegram's 30/s.
-        .concurrent_updates(32)
-        .connection_pool_size(32)
+        .concurrent_updates(CONCURRENT_UPDATES)
         .post_init(_post_init)
         .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import NamedTuple
 
 from telegram import (
     InlineKeyboardButton,
@@ -16,7 +18,7 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import ContextTypes
 
 from bot.answers import Reply, lang_from_code
-from bot.app import BotData, bot_data
+from bot.app import BotData, ReturnBot, bot_data
 from bot.knowledge import LANGS, Lang
 from bot.render import to_html
 
@@ -56,12 +58,20 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     )
 
 
+class Rendered(NamedTuple):
+    """A reply as sent: HTML chunks, the keyboard, and the keyboard's JSON text."""
+
+    chunks: list[str]
+    markup: InlineKeyboardMarkup | None
+    markup_json: str | None
+
+
 _RENDERED_MAX = 4096
-_rendered: dict[Reply, tuple[list[str], InlineKeyboardMarkup | None]] = {}
+_rendered: dict[Reply, Rendered] = {}
 
 
-def rendered(reply: Reply) -> tuple[list[str], InlineKeyboardMarkup | None]:
-    """The reply's HTML chunks and keyboard, built once per distinct reply.
+def rendered(reply: Reply) -> Rendered:
+    """The reply's HTML chunks and keyboard (object and JSON), built once per distinct reply.
 
     Entry answers are static, so most replies repeat. The cache is keyed by the reply's whole
     content (Reply is a frozen, hashable value; the match details do not take part), so a
@@ -70,7 +80,10 @@ def rendered(reply: Reply) -> tuple[list[str], InlineKeyboardMarkup | None]:
     """
     cached = _rendered.get(reply)
     if cached is None:
-        cached = (to_html(reply), keyboard(reply))
+        markup = keyboard(reply)
+        # Exactly what PTB would send for the markup object (RequestParameter.json_value).
+        markup_json = json.dumps(markup.to_dict()) if markup is not None else None
+        cached = Rendered(to_html(reply), markup, markup_json)
         if len(_rendered) >= _RENDERED_MAX:
             _rendered.clear()
         _rendered[reply] = cached
@@ -93,32 +106,36 @@ def chat_choice(update: Update, data: BotData) -> Lang | None:
 
 async def send_reply(
     update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply, *, quote: bool = False
-) -> Message | None:
-    """Send a reply (split to 4096), keyboard on the last part; a blocked chat is not an error."""
+) -> None:
+    """Send a reply (split to 4096), keyboard on the last part; a blocked chat is not an error.
+
+    Sent with ReturnBot.send_text: Telegram's answer is not parsed into a Message (nothing
+    here reads it), and the keyboard goes as the JSON text cached with the rendered reply.
+    """
     chat = update.effective_chat
     if chat is None:
-        return None
+        return
+    bot = context.bot
+    if not isinstance(bot, ReturnBot):  # pragma: no cover - wiring error
+        raise TypeError("context.bot is not a ReturnBot; was the app built by build_application?")
     message = update.effective_message
     parameters = (
         ReplyParameters(message.message_id, allow_sending_without_reply=True)
         if quote and message is not None
         else None
     )
-    chunks, markup = rendered(reply)
-    sent: Message | None = None
+    chunks, _, markup_json = rendered(reply)
+    last = len(chunks) - 1
     try:
         for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            sent = await context.bot.send_message(
+            await bot.send_text(
                 chat.id,
                 chunk,
-                reply_markup=markup if last else None,
+                keyboard_json=markup_json if index == last else None,
                 reply_parameters=parameters if index == 0 else None,
             )
     except Forbidden:
         logger.info("a user has blocked the bot or left; reply dropped")
-        return None
-    return sent
 
 
 async def edit_or_send(
@@ -128,7 +145,7 @@ async def edit_or_send(
     reply: Reply,
 ) -> None:
     """Replace a navigation message in place; fall back to a new message if that fails."""
-    chunks, markup = rendered(reply)
+    chunks, markup, _ = rendered(reply)
     if isinstance(message, Message) and len(chunks) == 1:
         try:
             await message.edit_text(chunks[0], reply_markup=markup)
@@ -141,6 +158,7 @@ async def edit_or_send(
 
 
 __all__ = [
+    "Rendered",
     "bot_data",
     "chat_choice",
     "decode_action",

@@ -4,6 +4,7 @@ Entry answers are static, so both are built once; a reload of the knowledge base
 serve a stale cached reply.
 """
 
+import json
 from pathlib import Path
 
 from kb_edits import MARKER, about_entry, apply_edit, copy_knowledge
@@ -39,7 +40,7 @@ def test_a_reload_is_never_served_a_stale_reply(tmp_path: Path) -> None:
     answers = Answers(runtime)
     entry_id, question = about_entry(kb_dir)
     before = answers.ask(question, hint="en")
-    chunks_before, _ = rendered(before)
+    chunks_before = rendered(before).chunks
     assert MARKER not in before.text
     apply_edit(kb_dir)
     assert runtime.reload().ok
@@ -48,7 +49,7 @@ def test_a_reload_is_never_served_a_stale_reply(tmp_path: Path) -> None:
     assert MARKER in after.text
     assert MARKER in answers.press(f"a:{entry_id}", lang="en").text
     assert MARKER in answers.open_entry(entry_id, "en").text
-    chunks_after, _ = rendered(after)
+    chunks_after = rendered(after).chunks
     assert any(MARKER in chunk for chunk in chunks_after)
     assert not any(MARKER in chunk for chunk in chunks_before)
 
@@ -61,8 +62,10 @@ def test_rendered_is_to_html_and_keyboard(tmp_path: Path) -> None:
         answers.ask("zzzz qqqq", hint="en", record=False),
         answers.topics("ru"),
     ):
-        chunks, markup = rendered(reply)
+        chunks, markup, markup_json = rendered(reply)
         assert chunks == to_html(reply)
         assert markup == keyboard(reply)
         assert markup is None or markup.to_dict() == keyboard(reply).to_dict()
-        assert rendered(reply)[1] is markup  # built once
+        assert rendered(reply).markup is markup  # built once
+        # The JSON text sent is the keyboard object's, as PTB would have serialized it.
+        assert markup_json == (None if markup is None else json.dumps(markup.to_dict()))
