@@ -273,8 +273,11 @@ class _LangIndex:
         self.question_weight = [sum(self._weight(t) for t in ts) for ts in self.question_terms]
         self.vocab = frozenset(v for v in vocab if not v[0].isdigit())
         self._vocab_by_initial: dict[str, list[str]] = defaultdict(list)
+        self._vocab_by_root: dict[str, list[str]] = defaultdict(list)  # first four letters
         for word in sorted(self.vocab):
             self._vocab_by_initial[_initial(word)].append(word)
+            if len(word) >= 4:
+                self._vocab_by_root[word[:4]].append(word)
         self._learned.clear()  # only the build needs it
         self._surface = {w: s for w, s in surface.items() if not w[0].isdigit()}
         self._surface_by_initial: dict[str, list[str]] = defaultdict(list)
@@ -422,7 +425,7 @@ class _LangIndex:
             return None
         best: str | None = None
         best_shared = 0
-        for word in self._vocab_by_initial.get(_initial(term), ()):
+        for word in self._vocab_by_root.get(term[:4], ()):  # a shared root starts alike
             shared = 0
             for a, b in zip(term, word, strict=False):
                 if a != b:
@@ -526,9 +529,12 @@ class _LangIndex:
             if exclude is not None:
                 overlap.pop(exclude, None)
         elif common:
+            question_terms = self.question_terms
             for qid in overlap:
-                terms = self.question_terms[qid]
-                overlap[qid] += sum(weight for term, weight in common if term in terms)
+                terms = question_terms[qid]
+                for term, weight in common:
+                    if term in terms:
+                        overlap[qid] += weight
         best_dice: dict[int, tuple[float, int]] = {}
         question_weight = self.question_weight
         question_entry = self.question_entry
