@@ -76,6 +76,7 @@ class MatcherConfig:
     context_oov_penalty: float = 1.0  # oov_penalty for a whole multi-sentence message (none)
     background_number_penalty: float = 0.6  # ... when that number is in a fifth of entries
     place_penalty: float = 0.35  # factor when the question names a place or person the entry lacks
+    sentence_support: float = 0.7  # long message: each other piece adds this much of its score
     sentence_known: float = 2.0  # a sentence of a long message needs this many known words
     attribute_known: int = 1  # at most this many known words + an unknown one → unknown
     fuzzy_bonus: float = 20.0  # at most this much for a near-verbatim stored question
@@ -712,6 +713,7 @@ class Matcher:
         best_query: _Query | None = None
         parts = sentences(text)
         pieces = [text, *parts] if len(parts) > 1 else [text]
+        scored_pieces: list[tuple[_Query, list[tuple[float, int, int]]]] = []
         for number, piece in enumerate(pieces):
             query = index.query(piece)
             # In a long message, unknown words are mostly context ("my brother in Tbilisi").
@@ -720,11 +722,44 @@ class Matcher:
                 # A short sentence ("can you help?") must not outvote the whole message.
                 weight = min(1.0, query.known / self.config.sentence_known)
                 scored = [(score * weight, entry, qid) for score, entry, qid in scored]
+            scored_pieces.append((query, scored))
             if scored and (not best_scores or scored[0][0] > best_scores[0][0]):
                 best_scores, best_query = scored, query
             elif best_query is None:
                 best_query = query
+        if len(scored_pieces) > 2 and best_scores and self.config.sentence_support:
+            best_scores, best_query = self._with_support(scored_pieces)
         return self._decide(index, detected, best_scores, best_query)
+
+    def _with_support(
+        self, scored_pieces: list[tuple[_Query, list[tuple[float, int, int]]]]
+    ) -> tuple[list[tuple[float, int, int]], _Query]:
+        """Rank the entries of a long message by their best piece plus the other pieces' support.
+
+        "I live in Montenegro and must renew my residence permit. Is it true they refuse
+        Russians? Is that why people go home?": the last sentence alone is closest to why
+        people return, but residence permits run through all three.
+        """
+        best: dict[int, tuple[float, int, _Query]] = {}
+        total: dict[int, float] = defaultdict(float)
+        for query, scored in scored_pieces:
+            seen: set[int] = set()
+            for score, entry, qid in scored:
+                if entry in seen:
+                    continue
+                seen.add(entry)
+                total[entry] += min(score, 100.0)
+                if score > best.get(entry, (-1.0, 0, query))[0]:
+                    best[entry] = (score, qid, query)
+        support = self.config.sentence_support
+        rows = sorted(
+            (
+                (score + support * (total[entry] - min(score, 100.0)), entry, qid)
+                for entry, (score, qid, _) in best.items()
+            ),
+            key=lambda row: -row[0],
+        )
+        return rows[:_KEEP], best[rows[0][1]][2]
 
     def _decide(
         self,

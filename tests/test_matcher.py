@@ -133,6 +133,19 @@ def test_a_year_most_entries_share_counts_less_than_a_rare_one() -> None:
     assert matcher.match("economic growth in 2024").outcome != "answer"
 
 
+def test_a_long_message_is_ranked_by_what_runs_through_its_sentences() -> None:
+    kb = load_knowledge(default_knowledge_dir())
+    story = (
+        "Hi, I've been living abroad with my wife since spring 2022. Last week the migration "
+        "office told us our permit won't be extended. A friend said this is one of the main "
+        "reasons Russians end up going back. Does your info say anything about residency "
+        "permits being rejected?"
+    )
+    best_piece_only = Matcher.from_knowledge(kb, MatcherConfig(sentence_support=0.0))
+    assert best_piece_only.match(story).entry_id == "return-reasons"
+    assert Matcher.from_knowledge(kb).match(story).entry_id == "residence-permits"
+
+
 def test_places_not_in_an_entry_count_against_it() -> None:
     entries = [
         IndexEntry(
