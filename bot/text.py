@@ -36,7 +36,7 @@ EN_STOP = frozenset(
     perhaps sure yes yeah yep mean means wondering wonder curious question asking ask
     dear friend guys folks bro morning evening afternoon greetings regards cheers
     anyone someone somebody anybody which whose whom one ones im i'm ive i've id i'd youre
-    u ur r ya hm hmm um uh btw lol pls thx ty
+    ur r hm hmm um uh btw lol pls thx ty
     explain explained guy guys ppl people's rn tbh imo lmao omg wow huh exactly basically
     could would there's isnt aren't wasnt don't dont doesnt didnt cant can't won't
     true right correct happen happened happening whats what's
@@ -44,6 +44,7 @@ EN_STOP = frozenset(
     gotta idk fr ngl everyone everybody someone's
     tho though bruh smh rofl nah nope yup lemme gimme dude deal abt bc cuz coz bcoz
     ballpark roughly approximately approx around far again anymore already yet lately soon
+    tf wtf heck hell sudden suddenly whole vs versus feel feels
     """.split()
 )
 RU_STOP = frozenset(
@@ -63,7 +64,7 @@ RU_STOP = frozenset(
     слушай слушайте блин ваще вообще-то реально правда действительно
     так-то значит это-то лол ладно хорошо понятно
     вдруг норм типо капец прям чего-то всё-таки вообщем ето ешо еше наши наших нашим
-    чувак чел благодаря
+    чувак чел благодаря слышь чтоли мужик около примерно приблизительно успел успела успели
     """.split()
 )
 
@@ -93,16 +94,25 @@ _SMALL_TALK = frozenset(
     """
     hi hello hey hiya yo howdy greetings good morning evening afternoon day night thanks thank
     you thx ty cheers bye goodbye ok okay cool great nice bot dear so much very lot
+    helpful useful awesome perfect excellent wonderful amazing
     привет приветик здравствуйте здравствуй добрый доброе день утро вечер спасибо благодарю
-    пока ок окей хорошо понятно ясно бот большое огромное спс пасиб
+    пока ок окей хорошо понятно ясно бот большое огромное спс пасиб полезно супер круто
+    отлично класс
     """.split()
 )
 
 
 def is_small_talk(text: str) -> bool:
-    """Tell whether a message is only a greeting or thanks ("hi!", "спасибо, бот")."""
+    """Tell whether a message is only a greeting or thanks ("hi there!", "thanks, that helped").
+
+    Function words may surround the greeting; a question word never may.
+    """
     found = words(text)
-    return bool(found) and all(word in _SMALL_TALK for word in found)
+    return (
+        any(word in _SMALL_TALK for word in found)
+        and not any(word in QUESTION_WORDS for word in found)
+        and all(word in _SMALL_TALK or word in EN_STOP or word in RU_STOP for word in found)
+    )
 
 
 def asks_for_advice(text: str) -> bool:
@@ -211,7 +221,7 @@ def words(text: str) -> list[str]:
     return [
         word if word.isalpha() else _tidy_token(word)
         for word in _WORD.findall(fold(text))
-        if len(word) > 1 or word.isdigit()
+        if len(word) > 1 or word.isdigit() or word == "u"  # "what can u do"
     ]
 
 

@@ -113,6 +113,11 @@ def test_uppercase_it_is_the_sector_unless_caps_lock() -> None:
     assert words("WHY IS IT SO") == ["why", "is", "it", "so"]
 
 
+def test_chat_u_is_kept_for_you() -> None:
+    assert words("what can u do") == ["what", "can", "u", "do"]
+    assert words("a b c") == []
+
+
 def test_thousands_in_transliteration() -> None:
     assert canonical_numbers(words("mobilizaciya 300 tysyach")) == ["mobilizaciya", "300000"]
     assert words("the 300k call-up") == ["the", "300000", "call", "up"]
@@ -126,6 +131,10 @@ def test_thousands_in_transliteration() -> None:
         ("thanks so much", True),
         ("good morning, bot", True),
         ("спасибо, а сколько вернулось?", False),
+        ("hey there, good morning!", True),
+        ("thanks, that was really helpful", True),
+        ("hi, why do people return?", False),
+        ("what is good", False),
     ],
 )
 def test_small_talk(text: str, small_talk: bool) -> None:
