@@ -1,4 +1,4 @@
-"""Places, nationalities and people: names whose presence changes what is asked.
+"""Places, nationalities, people and institutions: names that change what is asked.
 
 "How many Ukrainians returned?" shares every word but one with "how many Russians
 returned?", and that one word makes it a different question; so does "what did Zelensky
@@ -38,7 +38,8 @@ tbilisi batumi yerevan baku bishkek tashkent astana almaty belgrade istanbul ant
 ankara riga vilnius tallinn helsinki warsaw prague berlin paris london madrid lisbon
 rome vienna budapest minsk kyiv kiev kharkiv odesa chisinau limassol nicosia tel aviv
 jerusalem haifa bangkok phuket goa beijing shanghai tokyo seoul york washington toronto
-montreal ukrainians chechnya chechen dagestan crimea siberia eu union nato un
+montreal ukrainians chechnya chechen dagestan crimea siberia eu union nato un imf oecd
+rosstat
 zelensky zelenskyy biden trump obama macron scholz merz sunak starmer erdogan lukashenko
 tokayev pashinyan aliyev kobakhidze netanyahu xi jinping medvedev mishustin lavrov peskov
 shoigu belousov nabiullina sobyanin navalny navalnaya prigozhin kadyrov gorbachev yeltsin
@@ -65,7 +66,7 @@ _RU = """
 анкара рига вильнюс таллин таллинн хельсинки варшава прага берлин париж лондон мадрид
 лиссабон рим вена будапешт минск киев харьков одесса кишинев лимассол тель-авив
 иерусалим хайфа бангкок пхукет гоа пекин шанхай токио сеул нью-йорк вашингтон торонто
-чечня чеченцы дагестан крым сибирь ес евросоюз нато оон
+чечня чеченцы дагестан крым сибирь ес евросоюз нато оон мвф оэср росстат центробанк цб
 зеленский зеленского байден трамп обама макрон шольц эрдоган лукашенко токаев пашинян
 алиев нетаньяху си цзиньпин медведев мишустин лавров песков шойгу белоусов набиуллина
 собянин навальный навальная пригожин кадыров горбачев ельцин сталин ленин иван дмитрий

@@ -29,6 +29,7 @@ def matcher() -> Matcher:
         ("who is Kartamyshev", "kartamyshev"),
         ("Alexey", "alexey"),
         ("waht can you answer", "about-bot"),
+        ("yo what can u do", "about-bot"),
         ("what was russia's growth in 2023", "economic-effect"),
         (
             "Hi! I left Moscow in 2022 and live in Tbilisi now. My question: why are people "
@@ -57,6 +58,8 @@ def test_routes_to_entry(matcher: Matcher, question: str, entry: str) -> None:
         "how much is a Schengen visa",
         "hi",
         "good morning",
+        "thanks, that was really helpful",
+        "what does the IMF say about returnees' effect on growth?",
         "😀😀😀",
         "",
         "какая погода в Москве",
