@@ -42,6 +42,7 @@ from bot.text import (
     states_quantity,
     states_time,
     stem,
+    without_source_framing,
     words,
 )
 
@@ -77,6 +78,7 @@ class MatcherConfig:
     background_number_penalty: float = 0.6  # ... when that number is in a fifth of entries
     place_penalty: float = 0.35  # factor when the question names a place or person the entry lacks
     sentence_support: float = 0.7  # long message: each other piece adds this much of its score
+    strip_framing: bool = True
     sentence_known: float = 2.0  # a sentence of a long message needs this many known words
     attribute_known: int = 1  # at most this many known words + an unknown one → unknown
     fuzzy_bonus: float = 20.0  # at most this much for a near-verbatim stored question
@@ -707,6 +709,8 @@ class Matcher:
         detected = self.detect_language(text, lang)
         if asks_for_advice(text) or is_small_talk(text):
             return MatchResult("unknown", None, 0.0, detected, None, ())
+        if self.config.strip_framing:
+            text = without_source_framing(text)
         index = self.indexes[detected]
         skip = exclude[1] if exclude is not None and exclude[0] == detected else None
         best_scores: list[tuple[float, int, int]] = []

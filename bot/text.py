@@ -443,3 +443,30 @@ def states_quantity(text: str) -> bool:
 def states_time(text: str) -> bool:
     """Tell whether a text gives a date, year or month: can it answer "when"?"""
     return bool(_TIME.search(text.casefold()))
+
+
+# "According to the article", "does your source mention", "что пишут в статье": the frame of
+# a question about the article's content, not a question about the source itself.
+_SOURCE_FRAMING = re.compile(
+    r"\b(?:according to|does|did|do|is (?:that|it|this) (?:in|true according to)|in|from)\s+"
+    r"(?:the|your|this|that)\s+(?:article|source|info|information|text|story|report|piece)"
+    r"(?:\s+(?:say|says|said|mention|mentions|talk about|cover|covers|state|states))?\b|"
+    r"(?:по|в|из)\s+(?:твоим|вашим|твоей|вашей|этой|твоему|вашему|этому)?\s*"
+    r"(?:данным|информации|статье|статьи|источнику|источнике|тексту|тексте)\b|"
+    r"(?:что|как)\s+(?:пишут|пишется|говорится|сказано|написано)\s+в\s+статье",
+    re.IGNORECASE,
+)
+_LETTERS = re.compile(r"[^\W\d_]{2,}")
+
+
+def without_source_framing(text: str) -> str:
+    """Drop "according to the article" and the like, unless nothing else is asked."""
+    stripped = _SOURCE_FRAMING.sub(" ", text)
+    if stripped == text:
+        return text
+    remaining = [
+        w
+        for w in _LETTERS.findall(stripped.casefold())
+        if w not in EN_STOP and w not in RU_STOP and w not in QUESTION_WORDS
+    ]
+    return stripped if remaining else text

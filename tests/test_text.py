@@ -14,6 +14,7 @@ from bot.text import (
     sentences,
     states_quantity,
     states_time,
+    without_source_framing,
     words,
 )
 
@@ -221,3 +222,16 @@ def test_pasted_markup_and_lone_letters_are_not_words() -> None:
 )
 def test_requests_for_advice(text: str, advice: bool) -> None:
     assert asks_for_advice(text) is advice
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("what does the article say about Finion?", "what about Finion?"),
+        ("по вашим данным сколько вернулось", "сколько вернулось"),
+        ("what does your source say", "what does your source say"),  # nothing else asked
+        ("why do people return", "why do people return"),
+    ],
+)
+def test_source_framing_is_dropped_only_around_a_question(text: str, expected: str) -> None:
+    assert words(without_source_framing(text)) == words(expected)
