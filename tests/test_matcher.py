@@ -144,7 +144,9 @@ def test_a_long_message_is_ranked_by_what_runs_through_its_sentences() -> None:
         "reasons Russians end up going back. Does your info say anything about residency "
         "permits being rejected?"
     )
-    best_piece_only = Matcher.from_knowledge(kb, MatcherConfig(sentence_support=0.0))
+    best_piece_only = Matcher.from_knowledge(
+        kb, MatcherConfig(sentence_support=0.0, strip_framing=False)
+    )
     assert best_piece_only.match(story).entry_id == "return-reasons"
     assert Matcher.from_knowledge(kb).match(story).entry_id == "residence-permits"
 
