@@ -117,6 +117,9 @@ class IndexEntry:
     extra_text: Mapping[str, str] = field(default_factory=dict)
     # Near misses declared in knowledge/not-in-source.yaml: matching one means "I don't know".
     not_in_source: bool = False
+    # About the bot or the source: its answer may be "the date is not given", so "when" and
+    # "how many" questions are not the wrong kind for it.
+    meta: bool = False
 
 
 # Letters people swap at the start of a word: е/э ("економика"), and Latin-script
@@ -243,8 +246,8 @@ class _LangIndex:
                     postings[term].append(qid)
             self.entry_questions.append(range(first, len(self.question_text)))
             extra_text = entry.extra_text.get(lang, "")
-            self.entry_quantity.append(states_quantity(extra_text))
-            self.entry_time.append(states_time(extra_text))
+            self.entry_quantity.append(entry.meta or states_quantity(extra_text))
+            self.entry_time.append(entry.meta or states_time(extra_text))
             raw, stems = self._learn(extra_text, surface)
             places.update(self._names.found_in(raw, stems))
             extra = frozenset(self._terms(raw, stems))
@@ -667,6 +670,7 @@ class Matcher:
                     )
                     for lang in LANGS
                 },
+                meta=entry.kind == "meta",
             )
             for entry in kb.entries
         ]

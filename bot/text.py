@@ -104,6 +104,11 @@ _SMALL_TALK = frozenset(
 )
 
 
+# Words that address the bot: with a greeting they are small talk ("hi bot"), alone they are a
+# question about it ("are you a bot?").
+_ADDRESSEES = frozenset({"you", "u", "bot", "бот", "dear", "ты", "вы"})
+
+
 def is_small_talk(text: str) -> bool:
     """Tell whether a message is only a greeting or thanks ("hi there!", "thanks, that helped").
 
@@ -111,7 +116,7 @@ def is_small_talk(text: str) -> bool:
     """
     found = words(text)
     return (
-        any(word in _SMALL_TALK for word in found)
+        any(word in _SMALL_TALK and word not in _ADDRESSEES for word in found)
         and not any(word in QUESTION_WORDS for word in found)
         and all(word in _SMALL_TALK or word in EN_STOP or word in RU_STOP for word in found)
     )

@@ -30,6 +30,8 @@ def matcher() -> Matcher:
         ("Alexey", "alexey"),
         ("waht can you answer", "about-bot"),
         ("yo what can u do", "about-bot"),
+        ("are you a bot?", "about-bot"),
+        ("когда вышла статья?", "about-source"),
         ("what was russia's growth in 2023", "economic-effect"),
         (
             "Hi! I left Moscow in 2022 and live in Tbilisi now. My question: why are people "

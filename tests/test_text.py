@@ -136,6 +136,8 @@ def test_thousands_in_transliteration() -> None:
         ("thanks, that was really helpful", True),
         ("hi, why do people return?", False),
         ("what is good", False),
+        ("are you a bot", False),
+        ("hi bot", True),
     ],
 )
 def test_small_talk(text: str, small_talk: bool) -> None:
