@@ -221,6 +221,7 @@ class _LangIndex:
         self.entry_extra: list[frozenset[str]] = []
         self.entry_numbers: list[frozenset[str]] = []
         self.entry_places: list[frozenset[str]] = []
+        self.entry_refusal = [entry.not_in_source for entry in entries]  # never specific
         self._names = names(lang)
         self.entry_quantity: list[bool] = []
         self.entry_time: list[bool] = []
@@ -581,13 +582,17 @@ class _LangIndex:
                     unmatched += lacking
             coverage = covered / total
             score = 100 * (config.coverage_weight * coverage + (1 - config.coverage_weight) * dice)
-            missing = query.numbers - self.entry_numbers[entry]
+            # A not-in-source question stands for what the article leaves open, whatever the
+            # year, place or kind of answer asked ("inflation in Russia in 2023"): only the
+            # words count for it.
+            specific = not self.entry_refusal[entry]
+            missing = query.numbers - self.entry_numbers[entry] if specific else None
             if missing:
                 # A year most entries share ("the 2022 emigrants") describes who is asked
                 # about; a rarer number ("growth in 2024") is the very thing asked.
                 background = not (missing - self.background_numbers)
                 score *= config.background_number_penalty if background else config.number_penalty
-            if not context and query.places - self.entry_places[entry]:
+            if specific and not context and query.places - self.entry_places[entry]:
                 score *= config.place_penalty  # "how many Ukrainians returned?"
             # Unknown and unmatched words weigh less in a long message (rambling context)
             # than in a short one, where they are usually the very thing being asked.
@@ -597,8 +602,9 @@ class _LangIndex:
                 score *= penalty ** (len(query.unknown) / scale)
             if unmatched:
                 score *= config.unmatched_penalty ** (unmatched / scale)
-            if ("?many" in query.terms and not self.entry_quantity[entry]) or (
-                "?when" in query.terms and not self.entry_time[entry]
+            if specific and (
+                ("?many" in query.terms and not self.entry_quantity[entry])
+                or ("?when" in query.terms and not self.entry_time[entry])
             ):
                 score *= config.intent_penalty
                 query.wrong_kind.add(entry)

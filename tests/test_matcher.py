@@ -207,6 +207,22 @@ def test_not_in_source_questions_refuse_but_are_never_offered() -> None:
     )
 
 
+def test_not_in_source_questions_ignore_years_and_places() -> None:
+    entries = [
+        IndexEntry(
+            "growth",
+            {"en": ["economic growth in 2023", "gdp growth 2023"]},
+            {"en": "growth was 3.6% in 2023"},
+        ),
+        IndexEntry("other", {"en": ["something else entirely"]}),
+        IndexEntry("~nis", {"en": ["inflation in russia"]}, not_in_source=True),
+    ]
+    matcher = Matcher(entries)
+    assert matcher.match("inflation in russia in 2023").outcome == "unknown"
+    assert matcher.match("inflation in russia in 2023").question == "inflation in russia"
+    assert matcher.match("economic growth in 2023").entry_id == "growth"
+
+
 def test_not_in_source_on_the_shipped_knowledge_base(matcher: Matcher) -> None:
     assert matcher.match("Alexey's surname?").outcome == "unknown"
     assert matcher.match("finion website").outcome == "unknown"
