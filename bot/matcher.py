@@ -49,6 +49,7 @@ from bot.text import (
 Lang = Literal["en", "ru"]
 Outcome = Literal["answer", "clarify", "unknown"]
 LANGS: tuple[Lang, ...] = ("en", "ru")
+_EDGE_SENTENCES = 6  # sentences scored from each end of a very long message
 _KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement and inline mode
 
 
@@ -726,6 +727,10 @@ class Matcher:
         best_scores: list[tuple[float, int, int]] = []
         best_query: _Query | None = None
         parts = sentences(text)
+        if len(parts) > 2 * _EDGE_SENTENCES:
+            # 4,096 characters of "?!" are thousands of sentences: the question of a long
+            # message is near its start or its end, and the whole text is scored anyway.
+            parts = parts[:_EDGE_SENTENCES] + parts[-_EDGE_SENTENCES:]
         pieces = [text, *parts] if len(parts) > 1 else [text]
         scored_pieces: list[tuple[_Query, list[tuple[float, int, int]]]] = []
         for number, piece in enumerate(pieces):
