@@ -44,7 +44,8 @@ EN_STOP = frozenset(
     gotta idk fr ngl everyone everybody someone's
     tho though bruh smh rofl nah nope yup lemme gimme dude deal abt bc cuz coz bcoz
     ballpark roughly approximately approx around far again anymore already yet lately soon
-    tf wtf heck hell sudden suddenly whole vs versus feel feels
+    tf wtf heck hell sudden suddenly whole vs versus feel feels able unable actively mid put
+    crazy
     """.split()
 )
 RU_STOP = frozenset(
@@ -66,7 +67,7 @@ RU_STOP = frozenset(
     вдруг норм типо капец прям чего-то всё-таки вообщем ето ешо еше наши наших нашим
     чувак чел благодаря слышь чтоли мужик мужика мужиком около примерно приблизительно успел
     успела успели него нему ним нём нем неё ней них ними мной мною тобой собой себя себе вами
-    тех теми того тому тем кажется казалось похоже
+    тех теми того тому тем кажется казалось похоже известно итоге
     """.split()
 )
 
@@ -378,10 +379,19 @@ def intent_tokens(raw_words: list[str]) -> list[str]:
             pass  # "are people coming back or what": a tag, not a question about a thing
         elif word == "when" and position > 0 and not _asks_when(raw_words, position):
             pass  # "is it hard when you live abroad": a conjunction, not a question
+        elif word in _RELATIVE and previous in _ANTECEDENTS:
+            pass  # "those who left", "тех, кто вернулся": who they are, not a "who?" question
         elif (token := QUESTION_WORDS.get(word)) is not None:
             out.append(token)
         previous = word
     return out
+
+
+_RELATIVE = frozenset({"who", "кто"})
+_ANTECEDENTS = frozenset(
+    "those people ones everyone anyone russians emigrants relocants "
+    "те тех теми тем тот того всех все люди людей россияне россиян эмигранты релоканты".split()
+)
 
 
 # "When was/did/is …" asks for a date; "when you live abroad", "when Putin ordered" do not.

@@ -32,6 +32,7 @@ def matcher() -> Matcher:
         ("yo what can u do", "about-bot"),
         ("are you a bot?", "about-bot"),
         ("когда вышла статья?", "about-source"),
+        ("Что президент сказал про тех, кто возвращается?", "putin-good-trend"),
         ("what was russia's growth in 2023", "economic-effect"),
         (
             "Hi! I left Moscow in 2022 and live in Tbilisi now. My question: why are people "

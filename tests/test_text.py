@@ -144,6 +144,12 @@ def test_small_talk(text: str, small_talk: bool) -> None:
     assert is_small_talk(text) is small_talk
 
 
+def test_who_after_those_describes_rather_than_asks() -> None:
+    assert intent_tokens(words("what did Putin say about those who return")) == ["?what"]
+    assert intent_tokens(words("что сказал президент про тех, кто возвращается")) == ["?what"]
+    assert intent_tokens(words("who is Kartamyshev")) == ["?who"]
+
+
 def test_when_asks_for_a_date_only_as_a_question_word() -> None:
     assert intent_tokens(words("when was the article published")) == ["?when"]
     assert intent_tokens(words("and when did it happen?")) == ["?when"]
