@@ -85,6 +85,7 @@ class MatcherConfig:
     fuzzy_bonus: float = 20.0  # at most this much for a near-verbatim stored question
     min_correction_len: int = 4  # shorter words are never typo-corrected
     max_candidates: int = 3
+    contained_refusal: bool = True  # a message holding a whole not-in-source question: unknown
 
 
 @dataclass(frozen=True)
@@ -820,6 +821,14 @@ class Matcher:
             return MatchResult(
                 "unknown", None, best.score, lang, best.question, offered, unknown_words
             )
+        if query is not None and config.contained_refusal:
+            contained = self._contained_refusal(index, query, scored)
+            if contained is not None:
+                # "How old is Evgeniy, the programmer who came back from Almaty?" asks the
+                # whole of "how old is Evgeniy", whatever else it says.
+                return MatchResult(
+                    "unknown", None, candidates[0].score, lang, contained, offered, unknown_words
+                )
         if query is not None and scored[0][1] in query.wrong_kind and config.refuse_wrong_kind:
             # "When did Alexey leave?" of an entry with no date: it cannot be answered.
             return MatchResult(
@@ -861,6 +870,25 @@ class Matcher:
             if not self.entries[row[1]].not_in_source
             or bool((asked & index.question_terms[row[2]]) - known)
         ]
+
+    def _contained_refusal(
+        self, index: _LangIndex, query: _Query, scored: list[tuple[float, int, int]]
+    ) -> str | None:
+        """Return a not-in-source question the message contains whole, or None.
+
+        One of its words must be missing from the best entry's questions ("old" in "how old
+        is Evgeniy"), as for any not-in-source match.
+        """
+        known = index.entry_term_counts[scored[0][1]].keys()
+        asked = query.terms.keys()
+        for _, entry, _ in scored:
+            if not self.entries[entry].not_in_source:
+                continue
+            for qid in index.entry_questions[entry]:
+                terms = index.question_terms[qid]
+                if terms <= asked and any(t[0] != "?" and t not in known for t in terms):
+                    return index.question_text[qid]
+        return None
 
     def search(self, text: str, lang: Lang | None = None, limit: int = 10) -> list[Candidate]:
         """Rank entries for inline mode: every plausible entry, best first."""

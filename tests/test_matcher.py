@@ -224,6 +224,26 @@ def test_not_in_source_questions_ignore_years_and_places() -> None:
     assert matcher.match("economic growth in 2023").entry_id == "growth"
 
 
+def test_a_message_holding_a_whole_not_in_source_question_is_refused() -> None:
+    entries = [
+        IndexEntry(
+            "evgeniy",
+            {"en": ["who is evgeniy", "the programmer from almaty", "why did evgeniy return"]},
+        ),
+        IndexEntry("other", {"en": ["something else entirely"]}),
+        IndexEntry("~nis", {"en": ["how old is evgeniy"]}, not_in_source=True),
+    ]
+    question = "how old is evgeniy, the programmer from almaty?"
+    assert (
+        Matcher(entries, config=MatcherConfig(contained_refusal=False)).match(question).entry_id
+        == "evgeniy"
+    )
+    refused = Matcher(entries).match(question)
+    assert refused.outcome == "unknown"
+    assert refused.question == "how old is evgeniy"
+    assert Matcher(entries).match("the programmer from almaty").entry_id == "evgeniy"
+
+
 def test_not_in_source_on_the_shipped_knowledge_base(matcher: Matcher) -> None:
     assert matcher.match("Alexey's surname?").outcome == "unknown"
     assert matcher.match("finion website").outcome == "unknown"
