@@ -389,10 +389,34 @@ class _LangIndex:
                             processor=None,
                             score_cutoff=1,
                         )
-                    self._function_fixes[word] = best[0] if best else word
-                word = self._function_fixes[word]
+                    if best is None and self.correct(word) is None:
+                        self._function_fixes[word] = self._split_run_together(word) or word
+                    else:
+                        self._function_fixes[word] = best[0] if best else word
+                fixed.extend(self._function_fixes[word].split(" "))
+                continue
             fixed.append(word)
         return fixed
+
+    def _split_run_together(self, word: str) -> str | None:
+        """Split two words typed without a space: "howmany", "whyare", "скольковернулось"."""
+        for cut in range(2, len(word) - 1):
+            left, right = word[:cut], word[cut:]
+            # A question word on one side, or two knowledge-base words: "itself" is not
+            # "it self", nor "somewhere" "some where".
+            if (left in QUESTION_WORDS and self._is_word(right)) or (
+                right in QUESTION_WORDS and self._is_word(left)
+            ):
+                return f"{left} {right}"
+            if self._is_content(left) and self._is_content(right):
+                return f"{left} {right}"
+        return None
+
+    def _is_word(self, word: str) -> bool:
+        return word in self._function_words or self._is_content(word)
+
+    def _is_content(self, word: str) -> bool:
+        return len(word) >= 4 and stem(word, self.lang) in self.vocab
 
     def correct(self, word: str) -> str | None:
         """Return the stem of the knowledge-base word a typo most likely meant, or None.

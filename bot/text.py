@@ -67,7 +67,7 @@ RU_STOP = frozenset(
     вдруг норм типо капец прям чего-то всё-таки вообщем ето ешо еше наши наших нашим
     чувак чел благодаря слышь чтоли мужик мужика мужиком около примерно приблизительно успел
     успела успели него нему ним нём нем неё ней них ними мной мною тобой собой себя себе вами
-    тех теми того тому тем кажется казалось похоже известно итоге
+    тех теми того тому тем кажется казалось похоже известно итоге ти делать взял
     """.split()
 )
 
@@ -100,7 +100,8 @@ _SMALL_TALK = frozenset(
     helpful useful awesome perfect excellent wonderful amazing
     привет приветик здравствуйте здравствуй добрый доброе день утро вечер спасибо благодарю
     пока ок окей хорошо понятно ясно бот большое огромное спс пасиб полезно супер круто
-    отлично класс
+    отлично класс privet spasibo spasibki poka zdravstvuyte zdravstvuite zdrasti dobriy dobryy
+    dobroe den utro vecher
     """.split()
 )
 
@@ -110,12 +111,20 @@ _SMALL_TALK = frozenset(
 _ADDRESSEES = frozenset({"you", "u", "bot", "бот", "dear", "ты", "вы"})
 
 
+# "How are you?" greets; it does not ask about anything the article says.
+_HOW_ARE_YOU = re.compile(
+    r"\b(?:how are (?:you|u|ya)|how r u|how(?:'s| is) it going|what'?s up|whats up|sup|"
+    r"как (?:дела|ты|вы|поживаешь|поживаете|жизнь)|kak (?:dela|ty|ti)|"
+    r"как сам|че как|чё как)\b"
+)
+
+
 def is_small_talk(text: str) -> bool:
     """Tell whether a message is only a greeting or thanks ("hi there!", "thanks, that helped").
 
     Function words may surround the greeting; a question word never may.
     """
-    found = words(text)
+    found = words(_HOW_ARE_YOU.sub(" hi ", fold(text)))
     return (
         any(word in _SMALL_TALK and word not in _ADDRESSEES for word in found)
         and not any(word in QUESTION_WORDS for word in found)

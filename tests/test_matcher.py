@@ -30,6 +30,8 @@ def matcher() -> Matcher:
         ("Alexey", "alexey"),
         ("waht can you answer", "about-bot"),
         ("yo what can u do", "about-bot"),
+        ("howmany russians returned", "how-many-returned"),
+        ("скольковернулось", "how-many-returned"),
         ("are you a bot?", "about-bot"),
         ("когда вышла статья?", "about-source"),
         ("Что президент сказал про тех, кто возвращается?", "putin-good-trend"),

@@ -137,6 +137,10 @@ def test_thousands_in_transliteration() -> None:
         ("hi, why do people return?", False),
         ("what is good", False),
         ("are you a bot", False),
+        ("how are you?", True),
+        ("privet kak ty", True),
+        ("как дела?", True),
+        ("how are people doing after returning?", False),
         ("hi bot", True),
     ],
 )
