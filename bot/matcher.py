@@ -184,6 +184,7 @@ class _LangIndex:
         stop = RU_STOP if lang == "ru" else EN_STOP
         self._function_words = frozenset(QUESTION_WORDS) | stop
         self._function_list = sorted(w for w in self._function_words if len(w) >= 3)
+        self._question_list = sorted(w for w in QUESTION_WORDS if len(w) >= 5)
         self._function_by_letters: dict[str, list[str]] = defaultdict(list)
         for word in self._function_list:
             self._function_by_letters["".join(sorted(word))].append(word)
@@ -385,6 +386,15 @@ class _LangIndex:
                         best = process.extractOne(
                             word,
                             self._function_by_letters.get("".join(sorted(word)), ()),
+                            scorer=OSA.distance,
+                            processor=None,
+                            score_cutoff=1,
+                        )
+                    if best is None and len(word) >= 6:
+                        # One wrong letter in a long question word: "почиму", "сколка".
+                        best = process.extractOne(
+                            word,
+                            self._question_list,
                             scorer=OSA.distance,
                             processor=None,
                             score_cutoff=1,

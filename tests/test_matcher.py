@@ -32,6 +32,8 @@ def matcher() -> Matcher:
         ("yo what can u do", "about-bot"),
         ("howmany russians returned", "how-many-returned"),
         ("скольковернулось", "how-many-returned"),
+        ("почиму уехавшие возвращаются", "return-reasons"),
+        ("мобилизация 300 тысч резервистов", "mobilization"),
         ("are you a bot?", "about-bot"),
         ("когда вышла статья?", "about-source"),
         ("Что президент сказал про тех, кто возвращается?", "putin-good-trend"),
