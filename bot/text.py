@@ -45,7 +45,7 @@ EN_STOP = frozenset(
     tho though bruh smh rofl nah nope yup lemme gimme dude deal abt bc cuz coz bcoz
     ballpark roughly approximately approx around far again anymore already yet lately soon
     tf wtf heck hell sudden suddenly whole vs versus feel feels able unable actively mid put
-    crazy
+    crazy frm pack packed packing apply applied applying
     """.split()
 )
 RU_STOP = frozenset(
@@ -98,11 +98,12 @@ _SMALL_TALK = frozenset(
     """
     hi hello hey hiya yo howdy greetings good morning evening afternoon day night thanks thank
     you thx ty cheers bye goodbye ok okay cool great nice bot dear so much very lot
-    helpful useful awesome perfect excellent wonderful amazing
+    helpful useful awesome perfect excellent wonderful amazing helped
     привет приветик здравствуйте здравствуй добрый доброе день утро вечер спасибо благодарю
     пока ок окей хорошо понятно ясно бот большое огромное спс пасиб полезно супер круто
-    отлично класс privet spasibo spasibki poka zdravstvuyte zdravstvuite zdrasti dobriy dobryy
-    dobroe den utro vecher
+    отлично класс помог помогла помогло помогли
+    privet spasibo spasibki poka zdravstvuyte zdravstvuite zdrasti dobriy dobryy dobroe den utro
+    vecher
     """.split()
 )
 

@@ -138,6 +138,7 @@ def test_thousands_in_transliteration() -> None:
         ("what is good", False),
         ("are you a bot", False),
         ("how are you?", True),
+        ("спасибо, очень помог", True),
         ("privet kak ty", True),
         ("как дела?", True),
         ("how are people doing after returning?", False),
