@@ -20,7 +20,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
@@ -375,38 +375,30 @@ class _LangIndex:
                 and stem(word, self.lang) not in self.vocab
             ):
                 if word not in self._function_fixes:
-                    best = process.extractOne(
-                        word,
-                        self._function_list,
-                        scorer=fuzz.ratio,
-                        processor=None,
-                        score_cutoff=84.0,
-                    )
-                    if best is None:  # a swap of two letters in a short word: "waht", "hwo"
-                        best = process.extractOne(
-                            word,
-                            self._function_by_letters.get("".join(sorted(word)), ()),
-                            scorer=OSA.distance,
-                            processor=None,
-                            score_cutoff=1,
-                        )
-                    if best is None and len(word) >= 6:
-                        # One wrong letter in a long question word: "почиму", "сколка".
-                        best = process.extractOne(
-                            word,
-                            self._question_list,
-                            scorer=OSA.distance,
-                            processor=None,
-                            score_cutoff=1,
-                        )
-                    if best is None and self.correct(word) is None:
-                        self._function_fixes[word] = self._split_run_together(word) or word
-                    else:
-                        self._function_fixes[word] = best[0] if best else word
+                    self._function_fixes[word] = self._function_fix(word)
                 fixed.extend(self._function_fixes[word].split(" "))
                 continue
             fixed.append(word)
         return fixed
+
+    def _function_fix(self, word: str) -> str:
+        """The function word a typo meant, two words run together, or the word itself."""
+        tries: tuple[tuple[Sequence[str], Any, float], ...] = (
+            (self._function_list, fuzz.ratio, 84.0),  # "whyy", "сколко"
+            # a swap of two letters in a short word: "waht", "hwo"
+            (self._function_by_letters.get("".join(sorted(word)), ()), OSA.distance, 1),
+            # one wrong letter in a long question word: "почиму", "сколка"
+            (self._question_list if len(word) >= 6 else (), OSA.distance, 1),
+        )
+        for choices, scorer, cutoff in tries:
+            best = process.extractOne(
+                word, choices, scorer=scorer, processor=None, score_cutoff=cutoff
+            )
+            if best is not None:
+                return str(best[0])
+        if self.correct(word) is None:
+            return self._split_run_together(word) or word
+        return word
 
     def _split_run_together(self, word: str) -> str | None:
         """Split two words typed without a space: "howmany", "whyare", "скольковернулось"."""
