@@ -5,7 +5,8 @@ returned?", and that one word makes it a different question; so does "what did Z
 say about returnees?" next to Putin's words. The matcher treats such a name in a question
 like a number: an entry that never mentions it cannot answer. The lists are general world
 knowledge, not tuned to the knowledge base; Russia and Russians are left out because
-every entry is about them.
+every entry is about them, and so is Ukraine, the country: "after Russia invaded Ukraine"
+is the article's own subject, while "Ukrainians" are other people.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from functools import cache
 from bot.text import stem
 
 _EN = """
-ukraine ukrainian ukrainians belarus belarusian belarusians byelorussia kazakhstan kazakh
+ukrainian ukrainians belarus belarusian belarusians byelorussia kazakhstan kazakh
 kazakhs kazakhstani georgia georgian georgians armenia armenian armenians azerbaijan
 azerbaijani azerbaijanis uzbekistan uzbek uzbeks kyrgyzstan kyrgyz kirghiz tajikistan
 tajik tajiks turkmenistan turkmen moldova moldovan moldovans mongolia mongolian israel
@@ -48,7 +49,7 @@ olga anna maria elena natalia tatiana irina ekaterina svetlana
 """
 
 _RU = """
-украина украины украине украину украинцы украинцев украинец белоруссия беларусь
+украинцы украинцев украинец белоруссия беларусь
 белорусы белорусов белорус казахстан казахи казахов казах грузия грузины грузин армения
 армяне армян азербайджан азербайджанцы узбекистан узбеки узбеков кыргызстан киргизия
 киргизы таджикистан таджики туркменистан туркмены молдова молдавия молдаване монголия

@@ -45,7 +45,7 @@ EN_STOP = frozenset(
     tho though bruh smh rofl nah nope yup lemme gimme dude deal abt bc cuz coz bcoz
     ballpark roughly approximately approx around far again anymore already yet lately soon
     tf wtf heck hell sudden suddenly whole vs versus feel feels able unable actively mid put
-    crazy frm pack packed packing apply applied applying
+    crazy frm pack packed packing apply applied applying handle handles case general
     """.split()
 )
 RU_STOP = frozenset(
@@ -89,7 +89,8 @@ _ADVICE = re.compile(
     # back?". The article reports on others; it cannot say what happens to the one asking.
     r"(?:i|we) (?:\w+ )?(?:go back|return|move back|come back) or stay|"
     r"(?:вернуться|возвращаться|ехать обратно) или (?:остаться|оставаться)|"
-    r"if i (?:go back|return|come back|move back)|will i (?:be|get)|"
+    r"if i (?:go back|return|come back|move back)|will i (?:be|get)|if you were me|"
+    r"would you (?:go back|return|come back|move back)|на моем месте|"
     r"если я (?:вернусь|приеду|поеду)|меня (?:призовут|заберут|мобилизуют))\b"
 )
 
@@ -238,6 +239,8 @@ def words(text: str) -> list[str]:
         text = _IT_UPPER.sub(" itsector ", text)  # "IT" is the sector, "it" a pronoun
     if "k" in text or "к" in text:  # "300k", "300к": thousands
         text = _THOUSANDS_K.sub(r"\g<1>000", text)
+    if "%" in text:  # "what % came back?", "40%": the sign is the word
+        text = text.replace("%", " percent ")
     if "4" in text:  # "po4emu", "4to": 4 stands for ч in Latin-script Russian
         text = _FOUR_AS_CH.sub("ch", text)
     return [

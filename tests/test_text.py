@@ -54,6 +54,7 @@ def test_words_keep_numbers_and_drop_possessive() -> None:
     assert words("Russia's 3.6% growth, 300,000 reservists; 40-45 percent") == [
         "russia",
         "3.6",
+        "percent",
         "growth",
         "300.000",
         "reservists",
@@ -106,6 +107,10 @@ def test_intents_how_many_only_after_how() -> None:
 def test_digit_four_reads_as_ch_inside_latin_words() -> None:
     assert words("po4emu 4to") == ["pochemu", "chto"]
     assert words("4G in 4 days") == ["4", "in", "4", "days"]
+
+
+def test_percent_sign_is_a_word() -> None:
+    assert words("what % came back? 40%") == ["what", "percent", "came", "back", "40", "percent"]
 
 
 def test_uppercase_it_is_the_sector_unless_caps_lock() -> None:
@@ -194,7 +199,7 @@ def test_quantity_and_time_detectors() -> None:
         ("300,000 reservists", ["300000", "reservists"]),
         ("300 000 резервистов", ["300000", "резервистов"]),
         ("300 тысяч резервистов", ["300000", "резервистов"]),
-        ("3,6% роста", ["3.6", "роста"]),
+        ("3,6% роста", ["3.6", "percent", "роста"]),
         ("в 22-м году", ["2022", "году"]),
         ("40-45 percent", ["40", "45", "percent"]),
     ],
@@ -230,6 +235,7 @@ def test_pasted_markup_and_lone_letters_are_not_words() -> None:
         ("меня призовут, если я вернусь?", True),
         ("why do people go back or stay abroad?", False),
         ("do we go back or stay?", True),
+        ("Would you go back if you were me?", True),
         ("will many people return?", False),
     ],
 )
