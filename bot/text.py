@@ -68,7 +68,7 @@ RU_STOP = frozenset(
     чувак чел благодаря слышь чтоли мужик мужика мужиком около примерно приблизительно успел
     успела успели него нему ним нём нем неё ней них ними мной мною тобой собой себя себе вами
     тех теми того тому тем кажется казалось похоже известно итоге ти делать взял го ого
-    изначально понять основные тогда помню напомни напомните
+    изначально понять основные тогда помню напомни напомните вообше опять совсем серьезно
     """.split()
 )
 
@@ -102,7 +102,7 @@ _SMALL_TALK = frozenset(
     helpful useful awesome perfect excellent wonderful amazing helped
     привет приветик здравствуйте здравствуй добрый доброе день утро вечер спасибо благодарю
     пока ок окей хорошо понятно ясно бот большое огромное спс пасиб полезно супер круто
-    отлично класс помог помогла помогло помогли
+    отлично класс помог помогла помогло помогли приветики
     privet spasibo spasibki poka zdravstvuyte zdravstvuite zdrasti dobriy dobryy dobroe den utro
     vecher
     """.split()
@@ -117,7 +117,8 @@ _ADDRESSEES = frozenset({"you", "u", "bot", "бот", "dear", "ты", "вы"})
 # "How are you?" greets; it does not ask about anything the article says.
 _HOW_ARE_YOU = re.compile(
     r"\b(?:how are (?:you|u|ya)|how r u|how(?:'s| is) it going|what'?s up|whats up|sup|"
-    r"как (?:дела|ты|вы|поживаешь|поживаете|жизнь)|kak (?:dela|ty|ti)|"
+    r"как (?:дела|ты|вы|поживаешь|поживаете|жизнь|(?:твой|ваш|прошел) день)|kak (?:dela|ty|ti)|"
+    r"how(?:'s| is| was) your day|"
     r"как сам|че как|чё как)\b"
 )
 

@@ -146,6 +146,7 @@ def test_thousands_in_transliteration() -> None:
         ("спасибо, очень помог", True),
         ("privet kak ty", True),
         ("как дела?", True),
+        ("приветики! как твой день?", True),
         ("how are people doing after returning?", False),
         ("hi bot", True),
     ],
