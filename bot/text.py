@@ -99,7 +99,7 @@ _SMALL_TALK = frozenset(
     """
     hi hello hey hiya yo howdy greetings good morning evening afternoon day night thanks thank
     you thx ty cheers bye goodbye ok okay cool great nice bot dear so much very lot
-    helpful useful awesome perfect excellent wonderful amazing helped
+    helpful useful awesome perfect excellent wonderful amazing helped hope
     привет приветик здравствуйте здравствуй добрый доброе день утро вечер спасибо благодарю
     пока ок окей хорошо понятно ясно бот большое огромное спс пасиб полезно супер круто
     отлично класс помог помогла помогло помогли приветики

@@ -147,6 +147,7 @@ def test_thousands_in_transliteration() -> None:
         ("privet kak ty", True),
         ("как дела?", True),
         ("приветики! как твой день?", True),
+        ("good morning bot, hope you're well :)", True),
         ("how are people doing after returning?", False),
         ("hi bot", True),
     ],
