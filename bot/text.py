@@ -111,7 +111,7 @@ _SMALL_TALK = frozenset(
 
 # Words that address the bot: with a greeting they are small talk ("hi bot"), alone they are a
 # question about it ("are you a bot?").
-_ADDRESSEES = frozenset({"you", "u", "bot", "бот", "dear", "ты", "вы"})
+_ADDRESSEES = ADDRESS_WORDS | {"bot", "бот", "dear"}
 
 
 # "How are you?" greets; it does not ask about anything the article says.
@@ -132,8 +132,13 @@ def is_small_talk(text: str) -> bool:
     return (
         any(word in _SMALL_TALK and word not in _ADDRESSEES for word in found)
         and not any(word in QUESTION_WORDS for word in found)
-        and all(word in _SMALL_TALK or word in EN_STOP or word in RU_STOP for word in found)
+        and all(word in _SMALL_TALK or _is_filler(word) for word in found)
     )
+
+
+def _is_filler(word: str) -> bool:
+    """A function word of either language (question words are not)."""
+    return word in EN_STOP or word in RU_STOP
 
 
 def asks_for_advice(text: str) -> bool:
@@ -490,7 +495,6 @@ _SOURCE_FRAMING = re.compile(
     r"(?:что|как)\s+(?:пишут|пишется|говорится|сказано|написано)\s+в\s+статье",
     re.IGNORECASE,
 )
-_LETTERS = re.compile(r"[^\W\d_]{2,}")
 
 
 def without_source_framing(text: str) -> str:
@@ -498,9 +502,7 @@ def without_source_framing(text: str) -> str:
     stripped = _SOURCE_FRAMING.sub(" ", text)
     if stripped == text:
         return text
-    remaining = [
-        w
-        for w in _LETTERS.findall(stripped.casefold())
-        if w not in EN_STOP and w not in RU_STOP and w not in QUESTION_WORDS
+    asked = [
+        w for w in words(stripped) if w.isalpha() and not _is_filler(w) and w not in QUESTION_WORDS
     ]
-    return stripped if remaining else text
+    return stripped if asked else text
