@@ -14,7 +14,6 @@ from bot.knowledge import LANGS, Entry, KnowledgeBase, Lang
 from bot.matcher import MatchResult
 from bot.runtime import KnowledgeRuntime, Snapshot
 from bot.storage import BackgroundStorage, Storage
-from bot.text import is_small_talk
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +107,7 @@ class Answers:
         snapshot = self.runtime.current
         result = snapshot.matcher.match(text, hint or chat_lang)
         lang: Lang = chat_lang or result.lang
-        small_talk = result.outcome == "unknown" and is_small_talk(text)
+        small_talk = result.small_talk
         if record and self.storage is not None:
             self.storage.record_question(
                 lang=result.lang,

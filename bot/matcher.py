@@ -108,6 +108,7 @@ class MatchResult:
     question: str | None  # for unknown: the not-in-source question it matched, if any
     candidates: tuple[Candidate, ...]
     unknown_words: tuple[str, ...] = ()
+    small_talk: bool = False  # a greeting or thanks: unknown, but not a gap in the knowledge
 
 
 @dataclass(frozen=True)
@@ -745,7 +746,9 @@ class Matcher:
         `exclude` leaves one stored question out (for leave-one-out testing).
         """
         detected = self.detect_language(text, lang)
-        if asks_for_advice(text) or is_small_talk(text):
+        if is_small_talk(text):
+            return MatchResult("unknown", None, 0.0, detected, None, (), small_talk=True)
+        if asks_for_advice(text):
             return MatchResult("unknown", None, 0.0, detected, None, ())
         if self.config.strip_framing:
             text = without_source_framing(text)
