@@ -871,8 +871,11 @@ class Matcher:
             return MatchResult(
                 "answer", best.entry_id, best.score, lang, best.question, offered, unknown_words
             )
-        close = tuple(c for c, r in zip(candidates, raw, strict=True) if r >= config.clarify_score)
-        close = tuple(c for c in close if c in offered)
+        close = tuple(
+            c
+            for c, r in zip(candidates, raw, strict=True)
+            if r >= config.clarify_score and c in offered
+        )
         return MatchResult(
             "clarify", best.entry_id, best.score, lang, best.question, close, unknown_words
         )

@@ -353,15 +353,19 @@ def _check_not_in_source(
     errors: list[KnowledgeError],
 ) -> None:
     """A question cannot be both answered by an entry and declared not in the source."""
+
+    def key(question: str) -> str:
+        return " ".join(question.casefold().split())
+
     answered: dict[str, str] = {}
     for entry, _, _ in located:
-        for lang in ("en", "ru"):
+        for lang in LANGS:
             for question in entry.questions.get(lang):
-                answered.setdefault(" ".join(question.casefold().split()), entry.id)
+                answered.setdefault(key(question), entry.id)
     for index, group in enumerate(groups):
-        for lang in ("en", "ru"):
+        for lang in LANGS:
             for number, question in enumerate(group.get(lang)):
-                entry_id = answered.get(" ".join(question.casefold().split()))
+                entry_id = answered.get(key(question))
                 if entry_id is not None:
                     errors.append(
                         KnowledgeError(
