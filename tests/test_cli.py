@@ -7,23 +7,19 @@ stderr lines), so argument parsing, settings, printing and encodings are all cov
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from cli_process import REPO, run_cli
 from kb_edits import apply_break, copy_knowledge
 
 from bot.knowledge import KnowledgeBase, default_knowledge_dir, load_knowledge
 from bot.knowledge.models import Entry
 
-REPO = Path(__file__).resolve().parent.parent
 THRESHOLDS = REPO / "tests" / "eval" / "thresholds.yaml"
-CLI_TIMEOUT = 120.0  # a safety net against a hang, not a timing assertion
 TOKEN = "7350123:AAF-cliTestToken_aBcDeFgHiJkLmNoPqRs"  # noqa: S105 - never reaches Telegram
 ASK_KEYS = {
     "outcome",
@@ -37,33 +33,6 @@ ASK_KEYS = {
     "matched_question",
 }
 OUT_OF_SCOPE = "How do I bake sourdough bread at home?"
-
-
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run `python -m bot ARGS` with nothing inherited but PATH and HOME (plus `env`).
-
-    PYTHONPATH pins the code under test to this checkout, whatever the venv has installed.
-    """
-    environ = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(cwd),
-        "PYTHONPATH": str(REPO),
-    }
-    environ.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env=environ,
-        cwd=cwd,
-        input=stdin,
-        stdin=subprocess.DEVNULL if stdin is None else None,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=CLI_TIMEOUT,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from cli_process import run_cli
 
 from bot.knowledge import (
     KnowledgeBase,
@@ -793,15 +793,7 @@ def test_paragraph_out_of_range_is_not_found(source: SourceText) -> None:
 
 
 def kb_check(root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "kb", "check", "--knowledge", str(root)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-        check=False,
-    )
+    return run_cli("kb", "check", "--knowledge", str(root), cwd=REPO)
 
 
 def test_kb_check_passes_on_the_shipped_kb(shipped: KnowledgeBase) -> None:

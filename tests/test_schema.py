@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from cli_process import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 KNOWLEDGE = REPO / "knowledge"
@@ -28,15 +27,7 @@ def test_there_are_entries_files() -> None:
 
 def test_committed_schema_equals_what_kb_schema_generates(tmp_path: Path) -> None:
     generated = tmp_path / "schema.json"
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "kb", "schema", "--output", str(generated)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=60,
-        check=False,
-    )
+    result = run_cli("kb", "schema", "--output", str(generated), cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(generated.read_text(encoding="utf-8")) == committed_schema(), (
         "knowledge/schema.json is stale: run `returnbot kb schema -o knowledge/schema.json`"
