@@ -467,6 +467,18 @@ def probe_rounds(answered: list[Answered], probe: str) -> dict[int, bool]:
     return {a.round: MARKER in a.text for a in answered if a.question == probe}
 
 
+def assert_swapped_once(
+    rounds: dict[int, bool], edited_after: int, swapped_round: int, broken_at: int
+) -> None:
+    """Check the probe's answers: the old text before the edit, the new one after the swap.
+
+    Never flapping back, and the rejected reload left the edited knowledge base serving.
+    """
+    assert not any(marked for number, marked in rounds.items() if number <= edited_after)
+    assert all(marked for number, marked in rounds.items() if number > swapped_round)
+    assert any(number > broken_at for number in rounds)
+
+
 # --------------------------------------------------------------------------------------------
 # 1. Reload with a real SIGHUP while questions keep coming
 
@@ -508,11 +520,7 @@ def test_sighup_reload_under_load_swaps_good_and_rejects_broken_knowledge(
         f"{len(load.answered)} answers in {len(rounds)} rounds; new text from round "
         f"{swapped.round} (edited after {edited_after}, broken after {broken_at})"
     )
-    # Before the edit the old text; after the swap the new one, never flapping back; and the
-    # rejected reload left the edited knowledge base serving.
-    assert not any(marked for number, marked in rounds.items() if number <= edited_after)
-    assert all(marked for number, marked in rounds.items() if number > swapped.round)
-    assert any(number > broken_at for number in rounds)
+    assert_swapped_once(rounds, edited_after, swapped.round, broken_at)
 
 
 # --------------------------------------------------------------------------------------------
@@ -549,10 +557,7 @@ def test_file_watcher_reloads_edits_and_keeps_serving_after_a_broken_edit(
     assert "knowledge files changed" in bot.stderr
     assert stop(bot) == 0
     assert_one_reply_each(fake, load.answered)
-    rounds = probe_rounds(load.answered, probe)
-    assert not any(marked for number, marked in rounds.items() if number <= edited_after)
-    assert all(marked for number, marked in rounds.items() if number > swapped.round)
-    assert any(number > broken_at for number in rounds)
+    assert_swapped_once(probe_rounds(load.answered, probe), edited_after, swapped.round, broken_at)
 
 
 def test_admin_reload_command_reports_success_and_errors(
