@@ -313,6 +313,34 @@ async def _announce_ready(application: Application) -> None:  # type: ignore[typ
         return
     data.notifier.ready(status_line(data))
     logger.info("returnbot is ready")
+    _watch_polling(application)
+
+
+# PTB's name for the task that long-polls getUpdates (pinned by test_run_process).
+_POLLING_TASK = "Updater:start_polling:polling_task"
+
+
+def _watch_polling(application: Application) -> None:  # type: ignore[type-arg]
+    """Stop the bot when long polling gives up on its own: a token revoked while running.
+
+    PTB retries network errors forever but ends polling on a rejected token, and the bot
+    would then run on deaf, pinging the watchdog. Stopping instead puts the reason in the
+    journal and lets systemd restart the bot (and pick up a fixed token). Updater.stop then
+    re-raises the polling error, which run_bot reports.
+    """
+    task = next((t for t in asyncio.all_tasks() if t.get_name() == _POLLING_TASK), None)
+    if task is None:
+        return  # webhook mode
+    data: BotData = application.bot_data
+
+    def polling_ended(task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or task.exception() is None or data.stop_requested:
+            return  # a normal stop
+        data.stop_requested = True
+        data.notifier.stopping()
+        _raise_system_exit()
+
+    task.add_done_callback(polling_ended)
 
 
 def _raise_system_exit() -> None:
@@ -457,6 +485,9 @@ def run_bot(
         return 1
     finally:
         _close_loop(loop)
+        if application.bot_data.services is not None:
+            # A polling error re-raised by Updater.stop skips PTB's shutdown hooks.
+            application.bot_data.services.storage.close()
     return 0
 
 

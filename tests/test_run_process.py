@@ -778,6 +778,24 @@ def test_rejected_token_is_one_clear_line_without_the_token(
     assert re.search(r"ERROR .*rejected the bot token", last), bot.tail()
 
 
+def test_token_revoked_while_running_stops_the_bot_instead_of_leaving_it_deaf(
+    fake: FakeBotAPI, kb_dir: Path, tmp_path: Path, launcher: Launcher, notify: NotifyListener
+) -> None:
+    """PTB ends long polling on a 401 but would leave the process running, deaf."""
+    data_dir = tmp_path / "data"
+    bot = start_ready(launcher, base_env(fake, kb_dir, data_dir), notify, fake)
+    assert "Finion" in ask(fake, "what does finion estimate?", 501)
+    fake.token = OTHER_TOKEN  # revoked: every call with the old token now gets 401
+    fake.send_text("why do people return?", user=make_user(502))  # ends the long poll
+    assert bot.wait_exit(START_TIMEOUT) == 2, bot.tail()
+    assert any("STOPPING" in m for m in notify.snapshot())
+    assert not token_leaks(bot.stdout + bot.stderr, TOKEN), bot.tail()
+    last = bot.stderr.splitlines()[-1]
+    assert re.search(r"ERROR .*rejected the bot token", last), bot.tail()
+    with contextlib.closing(sqlite3.connect(data_dir / "returnbot.sqlite3")) as db:
+        assert db.execute("SELECT SUM(questions) FROM daily_counts").fetchone()[0] >= 1
+
+
 # --------------------------------------------------------------------------------------------
 # 6. Storage faults never cost an answer; storage never keeps identities
 
