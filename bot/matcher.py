@@ -728,6 +728,11 @@ class Matcher:
         if script is None:
             return fallback or "en"
         english = self.indexes["en"].known_share(text)
+        if english == 1.0 and fallback != "ru" and not looks_transliterated(text):
+            # Russian can at best tie with every word known in English, and a tie without
+            # these hints goes to English: skip the Russian reading, the costly half
+            # (each word transliterated and typo-corrected).
+            return "en"
         russian = self.indexes["ru"].known_share(text)
         if russian > english:
             return "ru"
