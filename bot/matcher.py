@@ -166,6 +166,7 @@ class _Query:
     text_key: str
     known: int = 0
     places: frozenset[str] = frozenset()  # places, nationalities and people named (stems)
+    name_terms: frozenset[str] = frozenset()  # the terms those names became
     # Entries that cannot answer the kind of question asked ("when?" of an undated entry).
     wrong_kind: set[int] = field(default_factory=set)
 
@@ -503,6 +504,7 @@ class _LangIndex:
         places = self._names.found_in(raw, [stem(word, self.lang) for word in raw])
         return _Query(
             places=places,
+            name_terms=frozenset(self._synonym_single.get(p, p) for p in places) & terms.keys(),
             terms=terms,
             numbers=numbers,
             unknown=tuple(unknown),
@@ -583,12 +585,14 @@ class _LangIndex:
         excluded_entry = question_entry[exclude] if exclude is not None else -1
         # A rare word an entry lacks ("salary", "website") says more than a common one
         # ("people"): it weighs by its rarity, 1.0 for the rarest. Computed once per query.
+        names = query.name_terms
         terms = [
             (
                 term,
                 weight,
                 weight * config.extra_credit,
                 0.0 if term[0] in "!?" else (weight / self.max_idf) ** config.unmatched_rarity,
+                term[0] not in "!?" and term not in names,  # a plain topic word
             )
             for term, weight in query.terms.items()
         ]
@@ -598,17 +602,21 @@ class _LangIndex:
             extra = self.entry_extra[entry]
             covered = 0.0
             unmatched = 0.0
+            topic_covered = topic_lacking = False
             left_out = self.question_terms[exclude] if entry == excluded_entry else ()
-            for term, weight, extra_weight, lacking in terms:
+            for term, weight, extra_weight, lacking, topic in terms:
                 in_questions = counts.get(term, 0)
                 if left_out and term in left_out:
                     in_questions -= 1
                 if in_questions > 0:
                     covered += weight
+                    topic_covered = topic_covered or topic
                 elif term in extra:
                     covered += extra_weight
+                    topic_covered = topic_covered or topic
                 else:
                     unmatched += lacking
+                    topic_lacking = topic_lacking or topic
             coverage = covered / total
             score = 100 * (config.coverage_weight * coverage + (1 - config.coverage_weight) * dice)
             # A not-in-source question stands for what the article leaves open, whatever the
@@ -623,6 +631,10 @@ class _LangIndex:
                 score *= config.background_number_penalty if background else config.number_penalty
             if specific and not context and query.places - self.entry_places[entry]:
                 score *= config.place_penalty  # "how many Ukrainians returned?"
+            elif names and specific and not context and topic_lacking and not topic_covered:
+                # Only the name is shared: "what's the capital of Kazakhstan?" asks about the
+                # country, not about the man who lived there.
+                score *= config.place_penalty
             # Unknown and unmatched words weigh less in a long message (rambling context)
             # than in a short one, where they are usually the very thing being asked.
             scale = max(1, query.known) ** config.penalty_scale

@@ -43,7 +43,7 @@ montreal ukrainians chechnya chechen dagestan crimea siberia eu union nato un im
 rosstat
 zelensky zelenskyy biden trump obama macron scholz merz sunak starmer erdogan lukashenko
 tokayev pashinyan aliyev kobakhidze netanyahu xi jinping medvedev mishustin lavrov peskov
-shoigu belousov nabiullina sobyanin navalny navalnaya prigozhin kadyrov gorbachev yeltsin
+putin shoigu belousov nabiullina sobyanin navalny navalnaya prigozhin kadyrov gorbachev yeltsin
 stalin lenin ivan dmitry dmitri sergey sergei andrey andrei mikhail nikolai pavel maxim
 olga anna maria elena natalia tatiana irina ekaterina svetlana
 """
@@ -70,7 +70,7 @@ _RU = """
 чечня чеченцы дагестан крым сибирь ес евросоюз нато оон мвф оэср росстат центробанк цб
 зеленский зеленского байден трамп обама макрон шольц эрдоган лукашенко токаев пашинян
 алиев нетаньяху си цзиньпин медведев мишустин лавров песков шойгу белоусов набиуллина
-собянин навальный навальная пригожин кадыров горбачев ельцин сталин ленин иван дмитрий
+путин собянин навальный навальная пригожин кадыров горбачев ельцин сталин ленин иван дмитрий
 сергей андрей михаил николай павел максим ольга анна мария елена наталья татьяна ирина
 екатерина светлана
 """

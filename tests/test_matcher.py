@@ -176,6 +176,20 @@ def test_places_not_in_an_entry_count_against_it() -> None:
     assert matcher.match(story).entry_id == "georgia-returns"
 
 
+def test_a_shared_place_alone_does_not_make_a_match() -> None:
+    entries = [
+        IndexEntry("kz", {"en": ["why did the programmer leave kazakhstan", "kazakhstan"]}),
+        IndexEntry("other", {"en": ["something else entirely", "capital flight", "markets"]}),
+    ]
+    matcher = Matcher(entries)
+    # "capital" is a known word, but not the kz entry's: only the country is shared.
+    assert matcher.match("capital of kazakhstan").outcome == "unknown"
+    assert matcher.match("kazakhstan?").entry_id == "kz"
+    assert matcher.match("programmer in kazakhstan").entry_id == "kz"
+    without = Matcher(entries, config=MatcherConfig(place_penalty=1.0))
+    assert without.match("capital of kazakhstan").entry_id == "kz"
+
+
 def test_places_on_the_shipped_knowledge_base(matcher: Matcher) -> None:
     assert matcher.match("how many Germans returned home?").outcome == "unknown"
     assert matcher.match("сколько релокантов вернулось из Израиля").outcome == "unknown"
@@ -183,6 +197,9 @@ def test_places_on_the_shipped_knowledge_base(matcher: Matcher) -> None:
     assert matcher.match("what did Zelensky say about returnees?").outcome == "unknown"
     assert matcher.match("что сказал Зеленский о вернувшихся?").outcome == "unknown"
     assert matcher.match("what did Putin say about returnees?").entry_id == "putin-good-trend"
+    assert matcher.match("How old is Vladimir Putin?").outcome == "unknown"
+    assert matcher.match("what's the capital of Kazakhstan?").outcome == "unknown"
+    assert matcher.match("какая столица Казахстана").outcome == "unknown"
 
 
 def test_not_in_source_questions_refuse_but_are_never_offered() -> None:
