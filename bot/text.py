@@ -69,6 +69,7 @@ RU_STOP = frozenset(
     успела успели него нему ним нём нем неё ней них ними мной мною тобой собой себя себе вами
     тех теми того тому тем кажется казалось похоже известно итоге ти делать взял го ого
     изначально понять основные тогда помню напомни напомните вообше опять совсем серьезно
+    какой какая какое какие каких какую каким какого какими каком
     """.split()
 )
 
@@ -102,9 +103,10 @@ _SMALL_TALK = frozenset(
     helpful useful awesome perfect excellent wonderful amazing helped hope
     привет приветик здравствуйте здравствуй добрый доброе день утро вечер спасибо благодарю
     пока ок окей хорошо понятно ясно бот большое огромное спс пасиб полезно супер круто
-    отлично класс помог помогла помогло помогли приветики
-    privet spasibo spasibki poka zdravstvuyte zdravstvuite zdrasti dobriy dobryy dobroe den utro
-    vecher
+    отлично класс помог помогла помогло помогли приветики здрасте здрасьте салют спасибочки
+    privet privetik privetiki spasibo spasibki spasibochki bolshoe poka zdravstvuyte
+    zdravstvuite zdravstvuj zdrasti zdraste dobriy dobryy dobryj dobroe den utro vecher hallo
+    heya
     """.split()
 )
 
