@@ -46,6 +46,7 @@ EN_STOP = frozenset(
     ballpark roughly approximately approx around far again anymore already yet lately soon
     tf wtf heck hell sudden suddenly whole vs versus feel feels able unable actively mid put
     crazy frm pack packed packing apply applied applying handle handles case general
+    heard hear read saw seen
     """.split()
 )
 RU_STOP = frozenset(
@@ -70,6 +71,7 @@ RU_STOP = frozenset(
     тех теми того тому тем кажется казалось похоже известно итоге ти делать взял го ого
     изначально понять основные тогда помню напомни напомните вообше опять совсем серьезно
     какой какая какое какие каких какую каким какого какими каком
+    слышал слышала слышали говорят читал читала читали видел видела
     """.split()
 )
 
