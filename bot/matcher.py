@@ -193,6 +193,12 @@ class _LangIndex:
         self._function_fixes: dict[str, str] = {}
         self._corrections: dict[str, str | None] = {}
         self._prepared_cache: dict[str, list[str]] = {}
+        # Messages worded differently often fold to the same terms ("why do Russians
+        # return?", "why are russians returning"): they are scored once.
+        self._score_cache: dict[
+            tuple[str, frozenset[str], int | None, bool],
+            tuple[tuple[tuple[float, int, int], ...], frozenset[int]],
+        ] = {}
         self._address_stems = frozenset(stem(w, lang) for w in ADDRESS_WORDS)
         self._synonym_single: dict[str, str] = {}
         self._synonym_phrases: list[tuple[tuple[str, ...], str]] = []
@@ -542,6 +548,19 @@ class _LangIndex:
         `context` marks a whole multi-sentence message, whose unknown words and places are
         mostly the writer's story ("my brother in Tbilisi"); its sentences are scored alone.
         """
+        key = (query.text_key, query.places, exclude, context)  # all the score depends on
+        cached = self._score_cache.get(key)
+        if cached is None:
+            if len(self._score_cache) >= 4096:
+                self._score_cache.clear()
+            scored = self._score(query, exclude, context)
+            cached = self._score_cache[key] = (tuple(scored), frozenset(query.wrong_kind))
+        query.wrong_kind.update(cached[1])
+        return list(cached[0])
+
+    def _score(
+        self, query: _Query, exclude: int | None, context: bool
+    ) -> list[tuple[float, int, int]]:
         config = self.config
         total = sum(query.terms.values())
         if total <= 0 or not any(t[0] not in "!?" for t in query.terms):
@@ -596,6 +615,20 @@ class _LangIndex:
             )
             for term, weight in query.terms.items()
         ]
+        # What does not depend on the entry is worked out once.
+        # Unknown and unmatched words weigh less in a long message (rambling context)
+        # than in a short one, where they are usually the very thing being asked.
+        scale = max(1, query.known) ** config.penalty_scale
+        oov_factor = 1.0
+        if query.unknown:
+            penalty = config.context_oov_penalty if context else config.oov_penalty
+            oov_factor = penalty ** (len(query.unknown) / scale)
+        coverage_share = 100 * config.coverage_weight / total
+        dice_share = 100 * (1 - config.coverage_weight)
+        asks_many, asks_when = "?many" in query.terms, "?when" in query.terms
+        numbers, places = query.numbers, query.places
+        names_apply = bool(names) and not context
+        places_apply = bool(places) and not context
         results: list[tuple[float, int, int]] = []
         for entry, (dice, qid) in best_dice.items():
             counts = self.entry_term_counts[entry]
@@ -617,35 +650,29 @@ class _LangIndex:
                 else:
                     unmatched += lacking
                     topic_lacking = topic_lacking or topic
-            coverage = covered / total
-            score = 100 * (config.coverage_weight * coverage + (1 - config.coverage_weight) * dice)
-            # A not-in-source question stands for what the article leaves open, whatever the
-            # year, place or kind of answer asked ("inflation in Russia in 2023"): only the
-            # words count for it.
-            specific = not self.entry_refusal[entry]
-            missing = query.numbers - self.entry_numbers[entry] if specific else None
+            score = (coverage_share * covered + dice_share * dice) * oov_factor
+            if unmatched:
+                score *= config.unmatched_penalty ** (unmatched / scale)
+            if self.entry_refusal[entry]:
+                # A not-in-source question stands for what the article leaves open, whatever
+                # the year, place or kind of answer asked ("inflation in Russia in 2023"):
+                # only the words count for it.
+                results.append((score, entry, qid))
+                continue
+            missing = numbers - self.entry_numbers[entry] if numbers else None
             if missing:
                 # A year most entries share ("the 2022 emigrants") describes who is asked
                 # about; a rarer number ("growth in 2024") is the very thing asked.
                 background = not (missing - self.background_numbers)
                 score *= config.background_number_penalty if background else config.number_penalty
-            if specific and not context and query.places - self.entry_places[entry]:
+            if places_apply and places - self.entry_places[entry]:
                 score *= config.place_penalty  # "how many Ukrainians returned?"
-            elif names and specific and not context and topic_lacking and not topic_covered:
+            elif names_apply and topic_lacking and not topic_covered:
                 # Only the name is shared: "what's the capital of Kazakhstan?" asks about the
                 # country, not about the man who lived there.
                 score *= config.place_penalty
-            # Unknown and unmatched words weigh less in a long message (rambling context)
-            # than in a short one, where they are usually the very thing being asked.
-            scale = max(1, query.known) ** config.penalty_scale
-            if query.unknown:
-                penalty = config.context_oov_penalty if context else config.oov_penalty
-                score *= penalty ** (len(query.unknown) / scale)
-            if unmatched:
-                score *= config.unmatched_penalty ** (unmatched / scale)
-            if specific and (
-                ("?many" in query.terms and not self.entry_quantity[entry])
-                or ("?when" in query.terms and not self.entry_time[entry])
+            if (asks_many and not self.entry_quantity[entry]) or (
+                asks_when and not self.entry_time[entry]
             ):
                 score *= config.intent_penalty
                 query.wrong_kind.add(entry)
