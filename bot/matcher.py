@@ -29,6 +29,7 @@ from bot.names import names
 from bot.text import (
     ADDRESS_WORDS,
     EN_STOP,
+    NUMBER_WORDS,
     QUESTION_WORDS,
     RU_STOP,
     asks_for_advice,
@@ -76,6 +77,7 @@ class MatcherConfig:
     solo_margin: float = 20.0  # a lone candidate this far ahead is answered from the clarify band
     refuse_wrong_kind: bool = True  # the best entry holds no amount/date asked for → unknown
     context_oov_penalty: float = 1.0  # oov_penalty for a whole multi-sentence message (none)
+    sentence_oov_penalty: float = 0.7  # ... for one sentence of a multi-sentence message
     background_number_penalty: float = 0.6  # ... when that number is in a fifth of entries
     place_penalty: float = 0.35  # factor when the question names a place or person the entry lacks
     sentence_support: float = 0.7  # long message: each other piece adds this much of its score
@@ -196,7 +198,7 @@ class _LangIndex:
         # Messages worded differently often fold to the same terms ("why do Russians
         # return?", "why are russians returning"): they are scored once.
         self._score_cache: dict[
-            tuple[str, frozenset[str], int | None, bool],
+            tuple[str, frozenset[str], int | None, bool, bool],
             tuple[tuple[tuple[float, int, int], ...], frozenset[int]],
         ] = {}
         self._address_stems = frozenset(stem(w, lang) for w in ADDRESS_WORDS)
@@ -244,7 +246,7 @@ class _LangIndex:
             first = len(self.question_text)
             for question in entry.questions.get(lang, ()):
                 raw, stems = self._learn(question, surface)
-                places.update(self._names.found_in(raw, stems))
+                places.update(self._places(raw, stems))
                 terms = frozenset(self._terms(raw, stems)) | frozenset(intent_tokens(raw))
                 qid = len(self.question_text)
                 self.question_text.append(question)
@@ -261,7 +263,7 @@ class _LangIndex:
             self.entry_quantity.append(entry.meta or states_quantity(extra_text))
             self.entry_time.append(entry.meta or states_time(extra_text))
             raw, stems = self._learn(extra_text, surface)
-            places.update(self._names.found_in(raw, stems))
+            places.update(self._places(raw, stems))
             extra = frozenset(self._terms(raw, stems))
             numbers.update(t for t in extra if t[0].isdigit())
             self.entry_term_counts.append(dict(counts))
@@ -317,14 +319,14 @@ class _LangIndex:
     def _prepare(self, text: str) -> list[str]:
         """Fold and split; in Russian, Latin-script words are transliterated to Cyrillic."""
         tokens = words(text)
-        if _DIGIT.search(text):  # a thousand word ("300 тысяч") needs a number too
+        if self.lang == "ru":
+            tokens = [
+                latin_to_cyrillic(word) if word.isascii() and not word[0].isdigit() else word
+                for word in tokens
+            ]
+        if _DIGIT.search(text) or not NUMBER_WORDS.isdisjoint(tokens):
             tokens = canonical_numbers(tokens)
-        if self.lang != "ru":
-            return tokens
-        return [
-            latin_to_cyrillic(word) if word.isascii() and not word[0].isdigit() else word
-            for word in tokens
-        ]
+        return tokens
 
     def _learn(self, text: str, surface: dict[str, str]) -> tuple[list[str], list[str | None]]:
         """Split a knowledge-base text into words and stems, remembering its vocabulary."""
@@ -339,6 +341,11 @@ class _LangIndex:
                     surface[word] = base
             stems.append(base)
         return raw, stems
+
+    def _places(self, raw: list[str], stems: Sequence[str | None]) -> frozenset[str]:
+        """The names in a text, through the synonyms: "Georgian" is "Georgia" if declared so."""
+        single = self._synonym_single
+        return frozenset(single.get(name, name) for name in self._names.found_in(raw, stems))
 
     def _is_function(self, word: str) -> bool:
         return word in self._function_words
@@ -507,10 +514,10 @@ class _LangIndex:
         for term in unknown:
             terms[f"!{term}"] = self.config.oov_weight
         numbers = frozenset(t for t in terms if t[0].isdigit())
-        places = self._names.found_in(raw, [stem(word, self.lang) for word in raw])
+        places = self._places(raw, [stem(word, self.lang) for word in raw])
         return _Query(
             places=places,
-            name_terms=frozenset(self._synonym_single.get(p, p) for p in places) & terms.keys(),
+            name_terms=places & terms.keys(),
             terms=terms,
             numbers=numbers,
             unknown=tuple(unknown),
@@ -541,25 +548,30 @@ class _LangIndex:
     # -- scoring ------------------------------------------------------------------------
 
     def score(
-        self, query: _Query, exclude: int | None = None, *, context: bool = False
+        self,
+        query: _Query,
+        exclude: int | None = None,
+        *,
+        context: bool = False,
+        sentence: bool = False,
     ) -> list[tuple[float, int, int]]:
         """Score entries: list of (score, entry index, best question id), best first.
 
         `context` marks a whole multi-sentence message, whose unknown words and places are
         mostly the writer's story ("my brother in Tbilisi"); its sentences are scored alone.
         """
-        key = (query.text_key, query.places, exclude, context)  # all the score depends on
+        key = (query.text_key, query.places, exclude, context, sentence)  # all it depends on
         cached = self._score_cache.get(key)
         if cached is None:
             if len(self._score_cache) >= 4096:
                 self._score_cache.clear()
-            scored = self._score(query, exclude, context)
+            scored = self._score(query, exclude, context, sentence)
             cached = self._score_cache[key] = (tuple(scored), frozenset(query.wrong_kind))
         query.wrong_kind.update(cached[1])
         return list(cached[0])
 
     def _score(
-        self, query: _Query, exclude: int | None, context: bool
+        self, query: _Query, exclude: int | None, context: bool, sentence: bool
     ) -> list[tuple[float, int, int]]:
         config = self.config
         total = sum(query.terms.values())
@@ -621,7 +633,13 @@ class _LangIndex:
         scale = max(1, query.known) ** config.penalty_scale
         oov_factor = 1.0
         if query.unknown:
-            penalty = config.context_oov_penalty if context else config.oov_penalty
+            penalty = (
+                config.context_oov_penalty
+                if context
+                else config.sentence_oov_penalty
+                if sentence
+                else config.oov_penalty
+            )
             oov_factor = penalty ** (len(query.unknown) / scale)
         coverage_share = 100 * config.coverage_weight / total
         dice_share = 100 * (1 - config.coverage_weight)
@@ -810,7 +828,9 @@ class Matcher:
         for number, piece in enumerate(pieces):
             query = index.query(piece)
             # In a long message, unknown words are mostly context ("my brother in Tbilisi").
-            scored = index.score(query, skip, context=len(pieces) > 1 and not number)
+            scored = index.score(
+                query, skip, context=len(pieces) > 1 and not number, sentence=number > 0
+            )
             if number and scored:
                 # A short sentence ("can you help?") must not outvote the whole message.
                 weight = min(1.0, query.known / self.config.sentence_known)

@@ -46,7 +46,7 @@ EN_STOP = frozenset(
     ballpark roughly approximately approx around far again anymore already yet lately soon
     tf wtf heck hell sudden suddenly whole vs versus feel feels able unable actively mid put
     crazy frm pack packed packing apply applied applying handle handles case general
-    heard hear read saw seen
+    heard hear read saw seen gotten bunch
     """.split()
 )
 RU_STOP = frozenset(
@@ -439,8 +439,80 @@ _THOUSAND_WORDS = frozenset(
 )
 
 
+# Numbers written as words: tens and hundreds always; units only beside them ("forty five",
+# "three hundred"), since "one" is mostly not a number ("the ones who left").
+_TENS = {
+    word: value
+    for value, forms in {
+        20: "twenty двадцать двадцати",
+        30: "thirty тридцать тридцати",
+        40: "forty fourty сорок сорока",
+        50: "fifty пятьдесят пятидесяти",
+        60: "sixty шестьдесят шестидесяти",
+        70: "seventy семьдесят семидесяти",
+        80: "eighty восемьдесят восьмидесяти",
+        90: "ninety девяносто девяноста",
+        100: "hundred сто ста",
+        200: "двести двухсот",
+        300: "триста трехсот",
+        400: "четыреста четырехсот",
+        500: "пятьсот пятисот",
+    }.items()
+    for word in forms.split()
+}
+_UNITS = {
+    word: value
+    for value, forms in {
+        1: "one один одна",
+        2: "two два две",
+        3: "three три",
+        4: "four четыре",
+        5: "five пять",
+        6: "six шесть",
+        7: "seven семь",
+        8: "eight восемь",
+        9: "nine девять",
+    }.items()
+    for word in forms.split()
+}
+NUMBER_WORDS = frozenset(_TENS) | _THOUSAND_WORDS
+
+
+def _numbers_from_words(tokens: list[str]) -> list[str]:
+    """Replace "forty five" with "45" and "three hundred" with "300"."""
+    out: list[str] = []
+    for position, token in enumerate(tokens):
+        previous = out[-1] if out else ""
+        following = tokens[position + 1] if position + 1 < len(tokens) else ""
+        if token in _TENS:
+            value = _TENS[token]
+            if value == 100 and previous.isdigit() and int(previous) < 10:
+                out[-1] = str(int(previous) * 100)  # "three hundred"
+            elif previous.isdigit() and int(previous) % 100 == 0 and value < 100:
+                out[-1] = str(int(previous) + value)  # "three hundred forty"
+            else:
+                out.append(str(value))
+        elif token in _UNITS and (
+            (previous.isdigit() and int(previous) % 10 == 0 and previous != "0")
+            or following == "hundred"
+        ):
+            unit = _UNITS[token]
+            if following == "hundred":
+                out.append(str(unit))
+            else:
+                out[-1] = str(int(previous) + unit)  # "forty five"
+        else:
+            out.append(token)
+    return out
+
+
 def canonical_numbers(tokens: list[str]) -> list[str]:
-    """Write every number one way: 300,000 = 300 000 = 300 тысяч → "300000"; 22 → 2022."""
+    """Write every number one way: 300,000 = 300 000 = 300 тысяч → "300000"; 22 → 2022.
+
+    Tens and hundreds written as words count too: "forty percent", "сорок процентов".
+    """
+    if not NUMBER_WORDS.isdisjoint(tokens):
+        tokens = _numbers_from_words(tokens)
     out: list[str] = []
     for token in tokens:
         previous = out[-1] if out else ""

@@ -194,6 +194,8 @@ def test_places_on_the_shipped_knowledge_base(matcher: Matcher) -> None:
     assert matcher.match("how many Germans returned home?").outcome == "unknown"
     assert matcher.match("сколько релокантов вернулось из Израиля").outcome == "unknown"
     assert matcher.match("Alexey in Georgia").entry_id == "alexey"
+    # Places go through the synonyms: the nationality is the country the entry names.
+    assert matcher.match("georgian returnee").entry_id == "alexey"
     assert matcher.match("what did Zelensky say about returnees?").outcome == "unknown"
     assert matcher.match("что сказал Зеленский о вернувшихся?").outcome == "unknown"
     assert matcher.match("what did Putin say about returnees?").entry_id == "putin-good-trend"

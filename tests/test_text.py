@@ -256,3 +256,20 @@ def test_requests_for_advice(text: str, advice: bool) -> None:
 )
 def test_source_framing_is_dropped_only_around_a_question(text: str, expected: str) -> None:
     assert words(without_source_framing(text)) == words(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("forty five percent", ["45", "percent"]),
+        ("three hundred thousand reservists", ["300000", "reservists"]),
+        ("сорок пять процентов", ["45", "процентов"]),
+        ("триста тысяч", ["300000"]),
+        ("fifty percent came back", ["50", "percent", "came", "back"]),
+        # A unit alone is mostly not a number.
+        ("the ones who left", ["the", "ones", "who", "left"]),
+        ("one relocation firm", ["one", "relocation", "firm"]),
+    ],
+)
+def test_numbers_written_as_words(text: str, tokens: list[str]) -> None:
+    assert canonical_numbers(words(text)) == tokens
