@@ -887,6 +887,7 @@ class Matcher:
             # "Alexey's surname", "Finion's phone": one known thing plus a word the knowledge
             # base has never seen asks for an attribute the source does not give.
             scored = []
+        every = scored  # refusals included, for _contained_refusal
         if query is not None:
             scored = self._telling_refusals_only(index, query, scored)
         top_scored = scored[: config.max_candidates]
@@ -915,7 +916,7 @@ class Matcher:
                 "unknown", None, best.score, lang, best.question, offered, unknown_words
             )
         if query is not None and config.contained_refusal:
-            contained = self._contained_refusal(index, query, scored)
+            contained = self._contained_refusal(index, query, scored[0][1], every)
             if contained is not None:
                 # "How old is Evgeniy, the programmer who came back from Almaty?" asks the
                 # whole of "how old is Evgeniy", whatever else it says.
@@ -968,21 +969,33 @@ class Matcher:
         ]
 
     def _contained_refusal(
-        self, index: _LangIndex, query: _Query, scored: list[tuple[float, int, int]]
+        self, index: _LangIndex, query: _Query, best: int, scored: list[tuple[float, int, int]]
     ) -> str | None:
         """Return a not-in-source question the message contains whole, or None.
 
         One of its words must be missing from the best entry's questions ("old" in "how old
         is Evgeniy"), as for any not-in-source match.
         """
-        known = index.entry_term_counts[scored[0][1]].keys()
+        known = index.entry_term_counts[best].keys()
         asked = query.terms.keys()
+        # The longest of the best entry's own questions that the message holds whole: a
+        # longer not-in-source question held whole is the more specific reading.
+        own = max(
+            (
+                len(index.question_terms[q])
+                for q in index.entry_questions[best]
+                if index.question_terms[q] <= asked
+            ),
+            default=0,
+        )
         for _, entry, _ in scored:
             if not self.entries[entry].not_in_source:
                 continue
             for qid in index.entry_questions[entry]:
                 terms = index.question_terms[qid]
-                if terms <= asked and any(t[0] != "?" and t not in known for t in terms):
+                if terms <= asked and (
+                    len(terms) > own or any(t[0] != "?" and t not in known for t in terms)
+                ):
                     return index.question_text[qid]
         return None
 

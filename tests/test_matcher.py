@@ -231,6 +231,25 @@ def test_not_in_source_questions_refuse_but_are_never_offered() -> None:
     )
 
 
+def test_a_more_specific_not_in_source_question_held_whole_refuses() -> None:
+    entries = [
+        IndexEntry(
+            "evgeniy",
+            {"en": ["what job offer did evgeniy get", "who got a salary they could not dream of"]},
+            {"en": "Evgeniy got an offer with a salary he could not dream of."},
+        ),
+        IndexEntry("other", {"en": ["something else entirely"]}),
+        IndexEntry("~nis", {"en": ["what salary was evgeniy offered"]}, not_in_source=True),
+    ]
+    matcher = Matcher(entries)
+    # Every word is the entry's, but no question of the entry asks all of them together.
+    refused = matcher.match("so what salary was evgeniy offered exactly?")
+    assert refused.outcome == "unknown"
+    assert refused.question == "what salary was evgeniy offered"
+    assert matcher.match("what job offer did evgeniy get?").entry_id == "evgeniy"
+    assert matcher.match("evgeniy's job offer and salary").entry_id == "evgeniy"
+
+
 def test_not_in_source_questions_ignore_years_and_places() -> None:
     entries = [
         IndexEntry(
