@@ -695,7 +695,8 @@ class _LangIndex:
                 score *= config.intent_penalty
                 query.wrong_kind.add(entry)
             results.append((score, entry, qid))
-        results = heapq.nlargest(_KEEP, results, key=lambda r: r[0])
+        # Ties go to the entry listed first, whatever order the terms came in.
+        results = heapq.nlargest(_KEEP, results, key=lambda r: (r[0], -r[1]))
         return self._refine(query, results, exclude)
 
     def _refine(
@@ -724,7 +725,7 @@ class _LangIndex:
                 refined.append((score + bonus, entry, int(best_qid)))
             else:
                 refined.append((score, entry, qid))
-        refined.sort(key=lambda r: -r[0])
+        refined.sort(key=lambda r: (-r[0], r[1]))
         return refined + results[5:]
 
 
@@ -870,7 +871,7 @@ class Matcher:
                 (score + support * (total[entry] - min(score, 100.0)), entry, qid)
                 for entry, (score, qid, _) in best.items()
             ),
-            key=lambda row: -row[0],
+            key=lambda row: (-row[0], row[1]),
         )
         return rows[:_KEEP], best[rows[0][1]][2]
 

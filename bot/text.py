@@ -218,6 +218,7 @@ class _FoldTable(dict[int, str]):
 _FOLD_TABLE = _FoldTable()
 
 
+@lru_cache(maxsize=1024)  # one message is folded by several checks in turn
 def fold(text: str) -> str:
     """Unicode-normalize and casefold; drop control, zero-width and emoji characters."""
     text = unicodedata.normalize("NFKC", text).casefold().replace("ё", "е")
