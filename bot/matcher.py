@@ -55,6 +55,12 @@ _KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement an
 
 
 _DIGIT = re.compile(r"\d")
+# "Уехавшие" stems like "уехать", but names who is asked about, not the leaving: "почему
+# уехавшие возвращаются?" asks why they return. Participles of leaving are emigrants.
+_LEAVER = re.compile(
+    r"^(?:уеха|уезжа|сбежа|эмигрирова|свали|покину|релоцирова|убежа)вш"
+    r"(?:ий|ая|ее|ие|его|ей|их|им|ими|ем|ую|иеся|ихся)$"
+)
 
 
 @dataclass(frozen=True)
@@ -324,6 +330,7 @@ class _LangIndex:
                 latin_to_cyrillic(word) if word.isascii() and not word[0].isdigit() else word
                 for word in tokens
             ]
+            tokens = [_LEAVER.sub("эмигранты", word) for word in tokens]
         if _DIGIT.search(text) or not NUMBER_WORDS.isdisjoint(tokens):
             tokens = canonical_numbers(tokens)
         return tokens

@@ -314,3 +314,11 @@ def test_synonyms_from_the_knowledge_base_are_used() -> None:
 def test_ties_between_languages(matcher: Matcher, question: str, lang: str) -> None:
     # Words known as written beat typo corrections; translit letter groups break a tie.
     assert matcher.match(question).lang == lang
+
+
+def test_russian_participles_of_leaving_name_the_emigrants(matcher: Matcher) -> None:
+    # "Уехавших" stems like "уехать", but says who returns, not that they left.
+    result = matcher.match("Что заставляет уехавших россиян возвращаться на родину?")
+    assert result.outcome != "unknown"
+    assert result.entry_id == "return-reasons"
+    assert matcher.match("почему россияне уехали из страны?").entry_id == "why-people-left"
