@@ -307,8 +307,11 @@ class _LangIndex:
         self._learned.clear()  # only the build needs it
         self._surface = {w: s for w, s in surface.items() if not w[0].isdigit()}
         self._surface_by_initial: dict[str, list[str]] = defaultdict(list)
+        self._short_by_letters: dict[str, list[str]] = defaultdict(list)  # three letters
         for word in sorted(self._surface):
             self._surface_by_initial[_initial(word)].append(word)
+            if len(word) == 3:
+                self._short_by_letters["".join(sorted(word))].append(word)
 
     # -- text → terms -------------------------------------------------------------------
 
@@ -391,7 +394,7 @@ class _LangIndex:
         fixed = []
         for word in raw:
             if (
-                len(word) >= 4
+                len(word) >= 3
                 and not word[0].isdigit()
                 and word not in self._function_words
                 and stem(word, self.lang) not in self.vocab
@@ -405,6 +408,13 @@ class _LangIndex:
 
     def _function_fix(self, word: str) -> str:
         """The function word a typo meant, two words run together, or the word itself."""
+        if len(word) == 3:  # too short for more than two swapped letters: "yuo", "hwo"
+            letters = "".join(sorted(word))
+            swapped = [
+                *self._function_by_letters.get(letters, ()),
+                *self._short_by_letters.get(letters, ()),
+            ]
+            return swapped[0] if len(swapped) == 1 else word
         tries: tuple[tuple[Sequence[str], Any, float], ...] = (
             (self._function_list, fuzz.ratio, 84.0),  # "whyy", "сколко"
             # a swap of two letters in a short word: "waht", "hwo"

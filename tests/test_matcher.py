@@ -35,6 +35,9 @@ def matcher() -> Matcher:
         ("почиму уехавшие возвращаются", "return-reasons"),
         ("мобилизация 300 тысч резервистов", "mobilization"),
         ("are you a bot?", "about-bot"),
+        ("are yuo a bot or a real persn", "about-bot"),  # three letters swapped: "you"
+        ("how do i ues this bot", "about-bot"),
+        ("whats this thing for", "about-bot"),
         ("когда вышла статья?", "about-source"),
         ("Что президент сказал про тех, кто возвращается?", "putin-good-trend"),
         ("what was russia's growth in 2023", "economic-effect"),
