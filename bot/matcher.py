@@ -71,7 +71,7 @@ class MatcherConfig:
     clarify_score: float = 45.0  # between clarify_score and answer_score: did-you-mean
     margin: float = 6.0  # best must beat the runner-up by this much to answer outright
     coverage_weight: float = 0.6  # share of the score from question coverage
-    extra_credit: float = 0.8  # a word found only in an entry's answer counts this much
+    extra_credit: float = 0.4  # a word found only in an entry's answer counts this much
     intent_weight: float = 0.8  # weight of question-word intents relative to their IDF
     oov_weight: float = 2.2  # weight of a word the knowledge base has never seen
     number_penalty: float = 0.35  # score factor when the question's number is not in an entry
