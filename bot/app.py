@@ -129,6 +129,7 @@ class BotData:
     last_reload: str = "never"
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stop_requested: bool = False  # SIGTERM/SIGINT seen; see install_signal_handlers
+    stop_deferred: bool = False  # ...while the updater started: _announce_ready carries it out
 
     def require(self) -> Services:
         """Return the services; they are always set by build_application."""
@@ -307,9 +308,13 @@ async def _announce_ready(application: Application) -> None:  # type: ignore[typ
     # PTB has no "polling started" hook; poll its public flags briefly after post_init.
     while not _serving(application):  # noqa: ASYNC110
         await asyncio.sleep(0.05)
-    if data.stop_requested:
+    if data.stop_deferred:
         # A stop signal arrived while the updater was starting (see install_signal_handlers).
         asyncio.get_running_loop().call_soon(_raise_system_exit)
+        return
+    if data.stop_requested:
+        # The stop was raised at once and run_polling is shutting down: nothing to announce,
+        # and a second SystemExit would escape its shutdown (see install_signal_handlers).
         return
     data.notifier.ready(status_line(data))
     logger.info("returnbot is ready")
@@ -361,6 +366,11 @@ def install_signal_handlers(application: Application, loop: asyncio.AbstractEven
     and shutdown hooks. The one phase where that is unsafe is while the updater starts (PTB
     would close its coroutine in the middle of an HTTP request); then _announce_ready raises
     it as soon as the bot runs. A second stop signal is logged and ignored.
+
+    Each stop raises SystemExit exactly once: run_polling runs its shutdown (updater.stop,
+    stop, post_stop, shutdown, post_shutdown) in a `finally`, and a second SystemExit raised
+    while that runs escapes it: updates in flight are dropped, the hooks never run, and
+    storage is never closed, so statistics still queued for the disk are lost.
     """
     data: BotData = application.bot_data
 
@@ -377,6 +387,8 @@ def install_signal_handlers(application: Application, loop: asyncio.AbstractEven
         updater = application.updater
         if application.running or updater is None or not updater.running:
             _raise_system_exit()
+        else:
+            data.stop_deferred = True
 
     loop.add_signal_handler(signal.SIGHUP, request_reload)
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
