@@ -196,6 +196,22 @@ def test_quantity_and_time_detectors() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "quantity", "time"),
+    [
+        ("on behalf of the family", True, False),  # word beginnings match inside words too
+        ("В ИЮНЕ ВЕРНУЛИСЬ СОТНИ", True, True),
+        ("since 1999", True, True),
+        ("version 2019a", True, False),  # a year stands alone
+        ("٣ of them", True, False),  # any decimal digit is an amount
+        ("he returned home", False, False),
+    ],
+)
+def test_quantity_and_time_find_substrings(text: str, quantity: bool, time: bool) -> None:
+    assert states_quantity(text) is quantity
+    assert states_time(text) is time
+
+
+@pytest.mark.parametrize(
     ("text", "tokens"),
     [
         ("300,000 reservists", ["300000", "reservists"]),
