@@ -19,7 +19,7 @@ import heapq
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -41,6 +41,7 @@ from bot.text import (
     looks_transliterated,
     script_of,
     sentences,
+    splits_at_spaces,
     states_quantity,
     states_time,
     stem,
@@ -160,6 +161,38 @@ def _nearest(word: str, choices: Sequence[str]) -> str | None:
     return found
 
 
+class _Pieces(dict[str, str]):
+    """Space-separated pieces of knowledge-base text → their prepared words, joined by spaces.
+
+    Texts repeat their pieces ("returned?", "Russians"), so each distinct one is folded and
+    split once (see `splits_at_spaces`); words never hold a space.
+    """
+
+    def __init__(self, prepare: Callable[[str], list[str]]) -> None:
+        super().__init__()
+        self._prepare = prepare
+
+    def __missing__(self, piece: str) -> str:
+        words = self[piece] = " ".join(self._prepare(piece))
+        return words
+
+
+class _Learned(dict[str, str]):
+    """Knowledge-base words → their stems; content words are also kept in `surface`, in order."""
+
+    def __init__(self, lang: Lang, function_words: frozenset[str]) -> None:
+        super().__init__()
+        self._lang = lang
+        self._function_words = function_words
+        self.surface: dict[str, str] = {}  # every knowledge-base word as written → its stem
+
+    def __missing__(self, word: str) -> str:
+        base = self[word] = stem(word, self._lang)
+        if word not in self._function_words:
+            self.surface[word] = base
+        return base
+
+
 @dataclass
 class _Query:
     terms: dict[str, float]
@@ -198,7 +231,6 @@ class _LangIndex:
         self._synonym_single: dict[str, str] = {}
         self._synonym_phrases: list[tuple[tuple[str, ...], str]] = []
         vocab: set[str] = set()
-        surface: dict[str, str] = {}  # every knowledge-base word as written → its stem
         for group in synonyms:
             members = [tuple(stem(w, lang) for w in self._prepare(phrase)) for phrase in group]
             members = [m for m in members if m]
@@ -216,7 +248,9 @@ class _LangIndex:
         for phrase, canonical in self._synonym_phrases:  # longest first within each list
             self._phrases_by_first[phrase[0]].append((phrase, canonical))
         self._phrase_starts = frozenset(self._phrases_by_first)
-        self._learned: dict[str, str] = {}  # knowledge-base word → stem, during the build
+        # Only the build needs these: what it has read, piece by piece and word by word.
+        pieces = _Pieces(self._prepare)
+        learned = _Learned(lang, self._function_words)
 
         self.question_text: list[str] = []
         self.question_entry: list[int] = []
@@ -238,7 +272,7 @@ class _LangIndex:
             places: set[str] = set()
             first = len(self.question_text)
             for question in entry.questions.get(lang, ()):
-                raw, stems = self._learn(question, surface)
+                raw, stems = self._learn(question, pieces, learned)
                 places.update(self._names.found_in(raw, stems))
                 terms = frozenset(self._terms(raw, stems)) | frozenset(intent_tokens(raw))
                 qid = len(self.question_text)
@@ -255,7 +289,7 @@ class _LangIndex:
             extra_text = entry.extra_text.get(lang, "")
             self.entry_quantity.append(entry.meta or states_quantity(extra_text))
             self.entry_time.append(entry.meta or states_time(extra_text))
-            raw, stems = self._learn(extra_text, surface)
+            raw, stems = self._learn(extra_text, pieces, learned)
             places.update(self._names.found_in(raw, stems))
             extra = frozenset(self._terms(raw, stems))
             numbers.update(t for t in extra if t[0].isdigit())
@@ -268,6 +302,7 @@ class _LangIndex:
         self.entry_keys = [
             {q: self.question_key[q] for q in questions} for questions in self.entry_questions
         ]
+        surface = learned.surface
         vocab.update(surface.values())
 
         entry_count = max(len(entries), 1)
@@ -291,7 +326,6 @@ class _LangIndex:
             self._vocab_by_initial[_initial(word)].append(word)
             if len(word) >= 4:
                 self._vocab_by_root[word[:4]].append(word)
-        self._learned.clear()  # only the build needs it
         self._surface = {w: s for w, s in surface.items() if not w[0].isdigit()}
         self._surface_by_initial: dict[str, list[str]] = defaultdict(list)
         for word in sorted(self._surface):
@@ -321,19 +355,15 @@ class _LangIndex:
             for word in tokens
         ]
 
-    def _learn(self, text: str, surface: dict[str, str]) -> tuple[list[str], list[str | None]]:
+    def _learn(
+        self, text: str, pieces: _Pieces, learned: _Learned
+    ) -> tuple[list[str], list[str | None]]:
         """Split a knowledge-base text into words and stems, remembering its vocabulary."""
-        raw = self._prepare(text)
-        stems: list[str | None] = []
-        known = self._learned
-        for word in raw:
-            base = known.get(word)
-            if base is None:
-                base = known[word] = stem(word, self.lang)
-                if not self._is_function(word):
-                    surface[word] = base
-            stems.append(base)
-        return raw, stems
+        if splits_at_spaces(text):
+            raw = " ".join(map(pieces.__getitem__, text.split(" "))).split()
+        else:
+            raw = self._prepare(text)
+        return raw, list(map(learned.__getitem__, raw))
 
     def _is_function(self, word: str) -> bool:
         return word in self._function_words

@@ -256,6 +256,21 @@ def words(text: str) -> list[str]:
     ]
 
 
+# What makes words() look beyond a space: numbers ("300 k"; the matcher also joins "300 000"
+# and "300 тысяч"), markup tags and "IT" (is the whole text shouted?). None is a space.
+_BEYOND_SPACES = re.compile(r"[\d<]|IT")
+
+
+def splits_at_spaces(text: str) -> bool:
+    """Tell whether words(text) is the words of its " "-separated pieces, one after another.
+
+    Folding and the word pattern never join across a space, and without the few things
+    above nothing else does: the index reads such a text piece by piece, each distinct
+    piece once, however many texts repeat it.
+    """
+    return _BEYOND_SPACES.search(text) is None
+
+
 def _tidy_token(word: str) -> str:
     """One spelling per token: "1,5" → "1.5", "what's" → "what", "don't" → "dont"."""
     word = word.replace("’", "'")

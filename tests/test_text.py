@@ -12,6 +12,7 @@ from bot.text import (
     latin_to_cyrillic,
     script_of,
     sentences,
+    splits_at_spaces,
     states_quantity,
     states_time,
     without_source_framing,
@@ -224,6 +225,40 @@ def test_quantity_and_time_find_substrings(text: str, quantity: bool, time: bool
 )
 def test_numbers_are_written_one_way(text: str, tokens: list[str]) -> None:
     assert canonical_numbers(words(text)) == tokens
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Why are Russians who left coming back?",
+        "Почему  уехавшие\u00a0возвращаются — и сколько их?",
+        "don't what's O’Brien's «ёлка» call-up",
+        "zero\u200bwidth tab\tnew\nline bell\x07 unit\x1fsep",
+        "ＦＵＬＬ ｗｉｄｔｈ ﬁne Straße e\u0301 \u0301x 😀🇷🇺",
+        "a u I hw wut pochemu vozvrashchayutsya",
+        " ",
+        "",
+    ],
+)
+def test_words_of_a_splitting_text_are_its_pieces_words(text: str) -> None:
+    assert splits_at_spaces(text)
+    assert words(text) == [word for piece in text.split(" ") for word in words(piece)]
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        ("300 k", ["300"]),
+        ("WHY IS IT SO", ["why", "is", "itsector", "so"]),  # shouted: "IT" is "it"
+        ("<a href='x'>link</a>", ["href", "link"]),
+    ],
+)
+def test_words_look_beyond_spaces_only_where_texts_do_not_split(
+    text: str, pieces: list[str]
+) -> None:
+    assert not splits_at_spaces(text)
+    assert [word for piece in text.split(" ") for word in words(piece)] == pieces
+    assert words(text) != pieces
 
 
 def test_pasted_markup_and_lone_letters_are_not_words() -> None:
