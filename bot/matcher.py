@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
@@ -255,7 +256,6 @@ class _LangIndex:
         self.question_text: list[str] = []
         self.question_entry: list[int] = []
         self.question_terms: list[frozenset[str]] = []
-        self.question_key: list[str] = []
         self.entry_questions: list[range] = []
         self.entry_term_counts: list[dict[str, int]] = []
         self.entry_extra: list[frozenset[str]] = []
@@ -265,27 +265,24 @@ class _LangIndex:
         self._names = names(lang)
         self.entry_quantity: list[bool] = []
         self.entry_time: list[bool] = []
-        postings: dict[str, list[int]] = defaultdict(list)
         for entry_index, entry in enumerate(entries):
-            counts: dict[str, int] = defaultdict(int)
             numbers: set[str] = set()
             places: set[str] = set()
-            first = len(self.question_text)
-            for question in entry.questions.get(lang, ()):
+            questions = entry.questions.get(lang, ())
+            question_terms: list[frozenset[str]] = []
+            for question in questions:
                 raw, stems = self._learn(question, pieces, learned)
                 places.update(self._names.found_in(raw, stems))
                 terms = frozenset(self._terms(raw, stems)) | frozenset(intent_tokens(raw))
-                qid = len(self.question_text)
-                self.question_text.append(question)
-                self.question_entry.append(entry_index)
-                self.question_terms.append(terms)
-                self.question_key.append(" ".join(sorted(terms)))
+                question_terms.append(terms)
                 if _DIGIT.search(question):
                     numbers.update(t for t in terms if t[0].isdigit())
-                for term in terms:
-                    counts[term] += 1
-                    postings[term].append(qid)
+            first = len(self.question_text)
+            self.question_text += questions
+            self.question_entry += [entry_index] * len(questions)
+            self.question_terms += question_terms
             self.entry_questions.append(range(first, len(self.question_text)))
+            counts = dict(Counter(chain.from_iterable(question_terms)))
             extra_text = entry.extra_text.get(lang, "")
             self.entry_quantity.append(entry.meta or states_quantity(extra_text))
             self.entry_time.append(entry.meta or states_time(extra_text))
@@ -293,23 +290,31 @@ class _LangIndex:
             places.update(self._names.found_in(raw, stems))
             extra = frozenset(self._terms(raw, stems))
             numbers.update(t for t in extra if t[0].isdigit())
-            self.entry_term_counts.append(dict(counts))
+            self.entry_term_counts.append(counts)
             self.entry_extra.append(extra)
             self.entry_numbers.append(frozenset(numbers))
             self.entry_places.append(frozenset(places))
+        postings: dict[str, list[int]] = defaultdict(list)
+        for qid, terms in enumerate(self.question_terms):
+            for term in terms:
+                postings[term].append(qid)
         self.postings = {term: tuple(ids) for term, ids in postings.items()}
         self.common_postings = max(80, len(self.question_text) // 100)
+        self.question_key = list(map(" ".join, map(sorted, self.question_terms)))
         self.entry_keys = [
-            {q: self.question_key[q] for q in questions} for questions in self.entry_questions
+            dict(zip(questions, self.question_key[questions.start : questions.stop], strict=True))
+            for questions in self.entry_questions
         ]
         surface = learned.surface
         vocab.update(surface.values())
 
         entry_count = max(len(entries), 1)
-        document_frequency: dict[str, int] = defaultdict(int)
-        for counts, extra in zip(self.entry_term_counts, self.entry_extra, strict=True):
-            for term in set(counts) | extra:
-                document_frequency[term] += 1
+        document_frequency = Counter(
+            chain.from_iterable(
+                set(counts) | extra
+                for counts, extra in zip(self.entry_term_counts, self.entry_extra, strict=True)
+            )
+        )
         self.idf = {
             term: math.log(1 + entry_count / df) for term, df in document_frequency.items()
         }
@@ -318,7 +323,8 @@ class _LangIndex:
         self.background_numbers = frozenset(
             n for n, count in number_entries.items() if count >= max(3, 0.2 * entry_count)
         )
-        self.question_weight = [sum(self._weight(t) for t in ts) for ts in self.question_terms]
+        # Every question term has an IDF: its own entry holds it.
+        self.question_weight = [sum(map(self.idf.__getitem__, ts)) for ts in self.question_terms]
         self.vocab = frozenset(v for v in vocab if not v[0].isdigit())
         self._vocab_by_initial: dict[str, list[str]] = defaultdict(list)
         self._vocab_by_root: dict[str, list[str]] = defaultdict(list)  # first four letters
