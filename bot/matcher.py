@@ -14,13 +14,11 @@ gives. No Telegram imports here.
 
 from __future__ import annotations
 
-import gc
 import heapq
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any, Literal
@@ -709,24 +707,6 @@ class _LangIndex:
         return refined + results[5:]
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector for the duration of an index build.
-
-    A build allocates millions of objects that all stay alive and form no reference cycles,
-    so each collection would walk an ever larger heap for nothing (a tenth of a large
-    build). Other threads go without collections meanwhile: cycles wait, nothing is lost.
-    """
-    if not gc.isenabled():  # paused already (a build in another thread): leave it to that one
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 class Matcher:
     """The index over a knowledge base; `match()` decides answer, clarify or unknown."""
 
@@ -739,11 +719,10 @@ class Matcher:
         self.config = config or MatcherConfig()
         self.entries = tuple(entries)
         synonyms = synonyms or {}
-        with _collector_paused():
-            self.indexes: dict[Lang, _LangIndex] = {
-                lang: _LangIndex(lang, self.entries, synonyms.get(lang, ()), self.config)
-                for lang in LANGS
-            }
+        self.indexes: dict[Lang, _LangIndex] = {
+            lang: _LangIndex(lang, self.entries, synonyms.get(lang, ()), self.config)
+            for lang in LANGS
+        }
 
     @classmethod
     def from_knowledge(cls, kb: object, config: MatcherConfig | None = None) -> Matcher:
