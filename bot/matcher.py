@@ -18,8 +18,9 @@ import heapq
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
@@ -40,6 +41,7 @@ from bot.text import (
     looks_transliterated,
     script_of,
     sentences,
+    splits_at_spaces,
     states_quantity,
     states_time,
     stem,
@@ -166,6 +168,38 @@ def _nearest(word: str, choices: Sequence[str]) -> str | None:
     return found
 
 
+class _Pieces(dict[str, str]):
+    """Space-separated pieces of knowledge-base text → their prepared words, joined by spaces.
+
+    Texts repeat their pieces ("returned?", "Russians"), so each distinct one is folded and
+    split once (see `splits_at_spaces`); words never hold a space.
+    """
+
+    def __init__(self, prepare: Callable[[str], list[str]]) -> None:
+        super().__init__()
+        self._prepare = prepare
+
+    def __missing__(self, piece: str) -> str:
+        words = self[piece] = " ".join(self._prepare(piece))
+        return words
+
+
+class _Learned(dict[str, str]):
+    """Knowledge-base words → their stems; content words are also kept in `surface`, in order."""
+
+    def __init__(self, lang: Lang, function_words: frozenset[str]) -> None:
+        super().__init__()
+        self._lang = lang
+        self._function_words = function_words
+        self.surface: dict[str, str] = {}  # every knowledge-base word as written → its stem
+
+    def __missing__(self, word: str) -> str:
+        base = self[word] = stem(word, self._lang)
+        if word not in self._function_words:
+            self.surface[word] = base
+        return base
+
+
 @dataclass
 class _Query:
     terms: dict[str, float]
@@ -211,7 +245,6 @@ class _LangIndex:
         self._synonym_single: dict[str, str] = {}
         self._synonym_phrases: list[tuple[tuple[str, ...], str]] = []
         vocab: set[str] = set()
-        surface: dict[str, str] = {}  # every knowledge-base word as written → its stem
         for group in synonyms:
             members = [tuple(stem(w, lang) for w in self._prepare(phrase)) for phrase in group]
             members = [m for m in members if m]
@@ -229,12 +262,13 @@ class _LangIndex:
         for phrase, canonical in self._synonym_phrases:  # longest first within each list
             self._phrases_by_first[phrase[0]].append((phrase, canonical))
         self._phrase_starts = frozenset(self._phrases_by_first)
-        self._learned: dict[str, str] = {}  # knowledge-base word → stem, during the build
+        # Only the build needs these: what it has read, piece by piece and word by word.
+        pieces = _Pieces(self._prepare)
+        learned = _Learned(lang, self._function_words)
 
         self.question_text: list[str] = []
         self.question_entry: list[int] = []
         self.question_terms: list[frozenset[str]] = []
-        self.question_key: list[str] = []
         self.entry_questions: list[range] = []
         self.entry_term_counts: list[dict[str, int]] = []
         self.entry_extra: list[frozenset[str]] = []
@@ -244,50 +278,56 @@ class _LangIndex:
         self._names = names(lang)
         self.entry_quantity: list[bool] = []
         self.entry_time: list[bool] = []
-        postings: dict[str, list[int]] = defaultdict(list)
         for entry_index, entry in enumerate(entries):
-            counts: dict[str, int] = defaultdict(int)
             numbers: set[str] = set()
             places: set[str] = set()
-            first = len(self.question_text)
-            for question in entry.questions.get(lang, ()):
-                raw, stems = self._learn(question, surface)
+            questions = entry.questions.get(lang, ())
+            question_terms: list[frozenset[str]] = []
+            for question in questions:
+                raw, stems = self._learn(question, pieces, learned)
                 places.update(self._places(raw, stems))
                 terms = frozenset(self._terms(raw, stems)) | frozenset(intent_tokens(raw))
-                qid = len(self.question_text)
-                self.question_text.append(question)
-                self.question_entry.append(entry_index)
-                self.question_terms.append(terms)
-                self.question_key.append(" ".join(sorted(terms)))
+                question_terms.append(terms)
                 if _DIGIT.search(question):
                     numbers.update(t for t in terms if t[0].isdigit())
-                for term in terms:
-                    counts[term] += 1
-                    postings[term].append(qid)
+            first = len(self.question_text)
+            self.question_text += questions
+            self.question_entry += [entry_index] * len(questions)
+            self.question_terms += question_terms
             self.entry_questions.append(range(first, len(self.question_text)))
+            counts = dict(Counter(chain.from_iterable(question_terms)))
             extra_text = entry.extra_text.get(lang, "")
             self.entry_quantity.append(entry.meta or states_quantity(extra_text))
             self.entry_time.append(entry.meta or states_time(extra_text))
-            raw, stems = self._learn(extra_text, surface)
+            raw, stems = self._learn(extra_text, pieces, learned)
             places.update(self._places(raw, stems))
             extra = frozenset(self._terms(raw, stems))
             numbers.update(t for t in extra if t[0].isdigit())
-            self.entry_term_counts.append(dict(counts))
+            self.entry_term_counts.append(counts)
             self.entry_extra.append(extra)
             self.entry_numbers.append(frozenset(numbers))
             self.entry_places.append(frozenset(places))
+        postings: dict[str, list[int]] = defaultdict(list)
+        for qid, terms in enumerate(self.question_terms):
+            for term in terms:
+                postings[term].append(qid)
         self.postings = {term: tuple(ids) for term, ids in postings.items()}
         self.common_postings = max(80, len(self.question_text) // 100)
+        self.question_key = list(map(" ".join, map(sorted, self.question_terms)))
         self.entry_keys = [
-            {q: self.question_key[q] for q in questions} for questions in self.entry_questions
+            dict(zip(questions, self.question_key[questions.start : questions.stop], strict=True))
+            for questions in self.entry_questions
         ]
+        surface = learned.surface
         vocab.update(surface.values())
 
         entry_count = max(len(entries), 1)
-        document_frequency: dict[str, int] = defaultdict(int)
-        for counts, extra in zip(self.entry_term_counts, self.entry_extra, strict=True):
-            for term in set(counts) | extra:
-                document_frequency[term] += 1
+        document_frequency = Counter(
+            chain.from_iterable(
+                set(counts) | extra
+                for counts, extra in zip(self.entry_term_counts, self.entry_extra, strict=True)
+            )
+        )
         self.idf = {
             term: math.log(1 + entry_count / df) for term, df in document_frequency.items()
         }
@@ -296,7 +336,8 @@ class _LangIndex:
         self.background_numbers = frozenset(
             n for n, count in number_entries.items() if count >= max(3, 0.2 * entry_count)
         )
-        self.question_weight = [sum(self._weight(t) for t in ts) for ts in self.question_terms]
+        # Every question term has an IDF: its own entry holds it.
+        self.question_weight = [sum(map(self.idf.__getitem__, ts)) for ts in self.question_terms]
         self.vocab = frozenset(v for v in vocab if not v[0].isdigit())
         self._vocab_by_initial: dict[str, list[str]] = defaultdict(list)
         self._vocab_by_root: dict[str, list[str]] = defaultdict(list)  # first four letters
@@ -304,7 +345,6 @@ class _LangIndex:
             self._vocab_by_initial[_initial(word)].append(word)
             if len(word) >= 4:
                 self._vocab_by_root[word[:4]].append(word)
-        self._learned.clear()  # only the build needs it
         self._surface = {w: s for w, s in surface.items() if not w[0].isdigit()}
         self._surface_by_initial: dict[str, list[str]] = defaultdict(list)
         self._short_by_letters: dict[str, list[str]] = defaultdict(list)  # three letters
@@ -338,19 +378,15 @@ class _LangIndex:
             tokens = canonical_numbers(tokens)
         return tokens
 
-    def _learn(self, text: str, surface: dict[str, str]) -> tuple[list[str], list[str | None]]:
+    def _learn(
+        self, text: str, pieces: _Pieces, learned: _Learned
+    ) -> tuple[list[str], list[str | None]]:
         """Split a knowledge-base text into words and stems, remembering its vocabulary."""
-        raw = self._prepare(text)
-        stems: list[str | None] = []
-        known = self._learned
-        for word in raw:
-            base = known.get(word)
-            if base is None:
-                base = known[word] = stem(word, self.lang)
-                if not self._is_function(word):
-                    surface[word] = base
-            stems.append(base)
-        return raw, stems
+        if splits_at_spaces(text):
+            raw = " ".join(map(pieces.__getitem__, text.split(" "))).split()
+        else:
+            raw = self._prepare(text)
+        return raw, list(map(learned.__getitem__, raw))
 
     def _places(self, raw: list[str], stems: Sequence[str | None]) -> frozenset[str]:
         """The names in a text, through the synonyms: "Georgian" is "Georgia" if declared so."""

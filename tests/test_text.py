@@ -12,6 +12,7 @@ from bot.text import (
     latin_to_cyrillic,
     script_of,
     sentences,
+    splits_at_spaces,
     states_quantity,
     states_time,
     without_source_framing,
@@ -196,6 +197,22 @@ def test_quantity_and_time_detectors() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "quantity", "time"),
+    [
+        ("on behalf of the family", True, False),  # word beginnings match inside words too
+        ("В ИЮНЕ ВЕРНУЛИСЬ СОТНИ", True, True),
+        ("since 1999", True, True),
+        ("version 2019a", True, False),  # a year stands alone
+        ("٣ of them", True, False),  # any decimal digit is an amount
+        ("he returned home", False, False),
+    ],
+)
+def test_quantity_and_time_find_substrings(text: str, quantity: bool, time: bool) -> None:
+    assert states_quantity(text) is quantity
+    assert states_time(text) is time
+
+
+@pytest.mark.parametrize(
     ("text", "tokens"),
     [
         ("300,000 reservists", ["300000", "reservists"]),
@@ -208,6 +225,40 @@ def test_quantity_and_time_detectors() -> None:
 )
 def test_numbers_are_written_one_way(text: str, tokens: list[str]) -> None:
     assert canonical_numbers(words(text)) == tokens
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Why are Russians who left coming back?",
+        "Почему  уехавшие\u00a0возвращаются — и сколько их?",
+        "don't what's O’Brien's «ёлка» call-up",
+        "zero\u200bwidth tab\tnew\nline bell\x07 unit\x1fsep",
+        "ＦＵＬＬ ｗｉｄｔｈ ﬁne Straße e\u0301 \u0301x 😀🇷🇺",
+        "a u I hw wut pochemu vozvrashchayutsya",
+        " ",
+        "",
+    ],
+)
+def test_words_of_a_splitting_text_are_its_pieces_words(text: str) -> None:
+    assert splits_at_spaces(text)
+    assert words(text) == [word for piece in text.split(" ") for word in words(piece)]
+
+
+@pytest.mark.parametrize(
+    ("text", "pieces"),
+    [
+        ("300 k", ["300"]),
+        ("WHY IS IT SO", ["why", "is", "itsector", "so"]),  # shouted: "IT" is "it"
+        ("<a href='x'>link</a>", ["href", "link"]),
+    ],
+)
+def test_words_look_beyond_spaces_only_where_texts_do_not_split(
+    text: str, pieces: list[str]
+) -> None:
+    assert not splits_at_spaces(text)
+    assert [word for piece in text.split(" ") for word in words(piece)] == pieces
+    assert words(text) != pieces
 
 
 def test_pasted_markup_and_lone_letters_are_not_words() -> None:
@@ -273,3 +324,10 @@ def test_source_framing_is_dropped_only_around_a_question(text: str, expected: s
 )
 def test_numbers_written_as_words(text: str, tokens: list[str]) -> None:
     assert canonical_numbers(words(text)) == tokens
+
+
+def test_numbers_in_words_are_read_across_spaces() -> None:
+    # The index reads space-separated pieces on their own only when nothing joins them.
+    assert not splits_at_spaces("сорок пять процентов вернулись")
+    assert not splits_at_spaces("Three hundred thousand reservists")
+    assert splits_at_spaces("стоит ли возвращаться на место")  # "сто" only inside words
