@@ -34,6 +34,7 @@ from telegram.request import HTTPXRequest
 
 from bot.answers import Answers
 from bot.knowledge import LANGS
+from bot.request import FormCachingRequest
 from bot.runtime import Fingerprint, KnowledgeRuntime, ReloadResult
 from bot.settings import Settings
 from bot.storage import BackgroundStorage, Storage
@@ -179,7 +180,8 @@ def build_application(
         )
     context_types = ContextTypes(bot_data=BotData)
     # The bot is built here rather than by ApplicationBuilder only to be a ReturnBot; the
-    # requests are what the builder makes by default, with CONNECTION_POOL_SIZE connections.
+    # requests are what the builder makes by default, with CONNECTION_POOL_SIZE connections,
+    # except that repeated reply texts are percent-encoded once (bot.request).
     bot = ReturnBot(
         settings.token.get_secret_value(),
         base_url=settings.bot_api_url,
@@ -193,7 +195,7 @@ def build_application(
             overall_time_period=1,
             max_retries=2,
         ),
-        request=HTTPXRequest(connection_pool_size=CONNECTION_POOL_SIZE),
+        request=FormCachingRequest(connection_pool_size=CONNECTION_POOL_SIZE),
         get_updates_request=HTTPXRequest(connection_pool_size=1),
     )
     builder = (
