@@ -11,6 +11,7 @@ what was sent. No sleeps.
 
 from __future__ import annotations
 
+import gc
 import io
 import itertools
 import logging
@@ -717,6 +718,25 @@ def test_admin_reload_reports_the_version(bot: Any, fake: FakeBotAPI) -> None:
     kb = kb_of(bot)
     assert text == ui(bot, "reload_ok", version=str(kb.version), entries=kb.stats.entries)
     assert text_of(command(fake, "kb", ADMIN)).startswith(f"Knowledge base {kb.version}")
+
+
+def test_what_start_up_built_is_frozen_for_the_collector_until_shutdown(
+    fake_api: FakeBotAPI,
+    tmp_path: Path,
+    start_bot: Callable[..., Any],
+    settings_factory: Callable[..., Any],
+) -> None:
+    settings = settings_factory(fake_api, tmp_path, admin_ids=frozenset({ADMIN_ID}))
+    running = start_bot(settings, fake_api)
+    assert gc.get_freeze_count() > 0  # post_init froze the knowledge base, PTB, modules
+    old = running.services.runtime.current
+    text = text_of(command(fake_api, "reload", ADMIN))
+    kb = kb_of(running)
+    assert text == ui(running, "reload_ok", version=str(kb.version), entries=kb.stats.entries)
+    assert running.services.runtime.current is not old
+    assert gc.get_freeze_count() > 0  # frozen again, the new snapshot included
+    running.stop()
+    assert gc.get_freeze_count() == 0  # a stopped bot's objects may be collected again
 
 
 # ------------------------------------------------------------------------------------ throttle
