@@ -1,4 +1,4 @@
-"""PTB's HTTPXRequest, with the percent-encoding of repeated long form values done once.
+"""PTB's HTTPXRequest, with the work that is the same for every reply done once.
 
 Every Bot API call is sent as an `application/x-www-form-urlencoded` body, and httpx builds
 it with `urllib.parse.urlencode`, which percent-encodes in a Python loop, byte by byte. A
@@ -6,6 +6,10 @@ reply's text and keyboard are a few kilobytes (Cyrillic is two bytes a letter, e
 `%D0%BF`) and they repeat: entry answers are static. Encoding them took more CPU per reply
 than everything else the reply path does besides matching, so the encoded form of each long
 value is kept. The bytes sent are exactly those httpx would send (tests/test_request.py).
+
+Likewise, PTB hands httpx each method's URL as a string ("…/bot<token>/sendMessage"), which
+httpx parses and validates again for every request; the parsed `httpx.URL` (immutable) is
+kept per string.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from telegram.request import HTTPXRequest
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 _CACHED_MIN_LENGTH = 64  # shorter values (chat ids, parse modes) are cheap and too varied
 _CACHE_MAX = 2048
+_URLS_MAX = 256  # one per Bot API method used, in practice
 _quoted: dict[str, str] = {}
+_urls: dict[str, httpx.URL] = {}
 
 
 def _quote_value(value: str) -> str:
@@ -42,8 +48,18 @@ def form_body(data: Mapping[str, str]) -> bytes:
     ).encode("utf-8")
 
 
+def parsed_url(url: str) -> httpx.URL:
+    """httpx.URL(url), remembered (bounded: cleared when full)."""
+    parsed = _urls.get(url)
+    if parsed is None:
+        if len(_urls) >= _URLS_MAX:
+            _urls.clear()
+        parsed = _urls[url] = httpx.URL(url)
+    return parsed
+
+
 class _FormCachingClient(httpx.AsyncClient):
-    """An AsyncClient that builds form bodies of plain strings with `form_body`."""
+    """An AsyncClient that encodes plain-string forms with `form_body`, parses URLs once."""
 
     def build_request(  # type: ignore[override]
         self,
@@ -57,6 +73,8 @@ class _FormCachingClient(httpx.AsyncClient):
         **kwargs: Any,
     ) -> httpx.Request:
         """Encode `data` here when httpx would url-encode it; anything else is left to httpx."""
+        if isinstance(url, str):
+            url = parsed_url(url)
         if (
             content is None
             and not files
@@ -75,7 +93,7 @@ class _FormCachingClient(httpx.AsyncClient):
 
 
 class FormCachingRequest(HTTPXRequest):
-    """HTTPXRequest whose client encodes repeated long form values once (see the module)."""
+    """HTTPXRequest whose client encodes repeated long form values and parses URLs once."""
 
     __slots__ = ()
 

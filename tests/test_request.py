@@ -1,4 +1,4 @@
-"""bot.request: form bodies with cached percent-encoding must be byte for byte httpx's own."""
+"""bot.request: requests built with cached encodings and URLs must be exactly httpx's own."""
 
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ def test_the_client_sends_the_same_request_as_httpx(data: dict[str, str]) -> Non
     assert ours.headers["content-type"] == FORM_CONTENT_TYPE
     assert ours.extensions == theirs.extensions
     assert ours.url == theirs.url
+    assert form_request._urls["http://api.test/bot1/m"] == ours.url  # parsed once, then reused
     for value in data.values():  # the body was built here, not by httpx
         assert (value in form_request._quoted) == (len(value) >= form_request._CACHED_MIN_LENGTH)
 
