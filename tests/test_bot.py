@@ -33,6 +33,7 @@ from fakes.bot_api import (
     parse_html,
 )
 
+from bot.app import DEFAULT_GC_THRESHOLD, YOUNG_GC_THRESHOLD
 from bot.knowledge import KnowledgeBase, Lang
 from bot.knowledge.paths import default_knowledge_dir
 from bot.logs import configure_logging
@@ -720,7 +721,7 @@ def test_admin_reload_reports_the_version(bot: Any, fake: FakeBotAPI) -> None:
     assert text_of(command(fake, "kb", ADMIN)).startswith(f"Knowledge base {kb.version}")
 
 
-def test_what_start_up_built_is_frozen_for_the_collector_until_shutdown(
+def test_the_collector_is_tuned_while_the_bot_runs_and_restored_after(
     fake_api: FakeBotAPI,
     tmp_path: Path,
     start_bot: Callable[..., Any],
@@ -729,6 +730,7 @@ def test_what_start_up_built_is_frozen_for_the_collector_until_shutdown(
     settings = settings_factory(fake_api, tmp_path, admin_ids=frozenset({ADMIN_ID}))
     running = start_bot(settings, fake_api)
     assert gc.get_freeze_count() > 0  # post_init froze the knowledge base, PTB, modules
+    assert gc.get_threshold()[0] == YOUNG_GC_THRESHOLD
     old = running.services.runtime.current
     text = text_of(command(fake_api, "reload", ADMIN))
     kb = kb_of(running)
@@ -737,6 +739,7 @@ def test_what_start_up_built_is_frozen_for_the_collector_until_shutdown(
     assert gc.get_freeze_count() > 0  # frozen again, the new snapshot included
     running.stop()
     assert gc.get_freeze_count() == 0  # a stopped bot's objects may be collected again
+    assert gc.get_threshold() == DEFAULT_GC_THRESHOLD
 
 
 # ------------------------------------------------------------------------------------ throttle
