@@ -186,7 +186,7 @@ def build_application(
     context_types = ContextTypes(bot_data=BotData)
     # The bot is built here rather than by ApplicationBuilder only to be a ReturnBot; the
     # requests are what the builder makes by default, with CONNECTION_POOL_SIZE connections,
-    # except that repeated reply texts are percent-encoded once (bot.request).
+    # except that repeated reply texts are percent-encoded and URLs parsed once (bot.request).
     bot = ReturnBot(
         settings.token.get_secret_value(),
         base_url=settings.bot_api_url,
@@ -230,7 +230,8 @@ def freeze_long_lived_objects() -> None:
     milliseconds each, paid while serving. The first such pass after start-up is certain
     (start-up leaves the collector in debt), so it is paid here, before serving, and
     `gc.freeze` spares the later ones. Called again after a reload swaps the knowledge base,
-    with `gc.unfreeze` first so a replaced one can still be collected.
+    with `gc.unfreeze` first so a replaced one can still be collected (one full pass on the
+    event loop per reload: tens of milliseconds).
     """
     gc.unfreeze()
     gc.collect()
@@ -244,7 +245,7 @@ def collect_young_less_often() -> None:
     3,000 with 32 at a time), and every pass over the young generation walks all of them
     again although they are not garbage: about 60 passes per 1,000 replies, ~0.7 ms each.
     Passes a seventh as often walk them a seventh as often; the garbage they find is the
-    same, found a little later (bench_e2e measured 45 instead of 70 ms of collector CPU per
+    same, found a little later (bench_e2e measured ~38 instead of ~60 ms of collector CPU per
     1,000 replies; 20,000 was no better). post_shutdown restores the default.
     """
     gc.set_threshold(YOUNG_GC_THRESHOLD, *DEFAULT_GC_THRESHOLD[1:])

@@ -48,6 +48,14 @@ def test_form_body_is_what_httpx_sends(data: dict[str, str]) -> None:
     assert form_body(data) == expected  # the second time from the cache
 
 
+@pytest.fixture
+def empty_caches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fresh caches, so that no earlier test can have filled (and so cleared) them."""
+    monkeypatch.setattr(form_request, "_quoted", {})
+    monkeypatch.setattr(form_request, "_urls", {})
+
+
+@pytest.mark.usefixtures("empty_caches")
 @pytest.mark.parametrize("data", SAMPLES)
 def test_the_client_sends_the_same_request_as_httpx(data: dict[str, str]) -> None:
     headers = {"User-Agent": "python-telegram-bot"}
@@ -86,11 +94,14 @@ def test_anything_else_is_left_to_httpx(kwargs: dict[str, Any]) -> None:
     assert dict(ours.headers) == dict(theirs.headers)
 
 
-def test_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(form_request, "_quoted", {})
+@pytest.mark.usefixtures("empty_caches")
+def test_the_caches_are_bounded() -> None:
     for number in range(form_request._CACHE_MAX + 10):
         form_body({"text": f"{number:08d} " + "ж" * 64})
     assert 0 < len(form_request._quoted) <= form_request._CACHE_MAX
+    for number in range(form_request._URLS_MAX + 10):
+        form_request.parsed_url(f"http://api.test/bot1/method{number}")
+    assert 0 < len(form_request._urls) <= form_request._URLS_MAX
 
 
 def test_the_production_bot_sends_through_it(
