@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import logging
 import math
@@ -341,10 +342,46 @@ class RunResult:
     fake_cpu_s: float
     server_errors: int
     profile: str = ""
+    gc: str = ""  # cyclic collections in the bot's process during the measured phase
 
     @property
     def rate(self) -> float:
         return self.drive.replies / self.drive.elapsed_s if self.drive.elapsed_s > 0 else 0.0
+
+
+class GcWatch:
+    """Count and time the cyclic collector's passes per generation while entered.
+
+    A full pass walks every tracked object in the process (tens of ms): one in the measured
+    phase of one bot and not the other moves their ratio by several per cent. Timed in CPU
+    time of the collecting thread, which other work on a busy machine inflates less than
+    wall time.
+    """
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.ms = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            generation = info["generation"]
+            self.count[generation] += 1
+            self.ms[generation] += (time.thread_time() - self._started) * 1000
+
+    def __enter__(self) -> GcWatch:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def summary(self) -> str:
+        return ", ".join(
+            f"gen{g} {self.count[g]}x {self.ms[g]:.1f} ms CPU" for g in range(len(self.count))
+        )
 
 
 def _profile_text(profiler: cProfile.Profile, top: int) -> str:
@@ -369,7 +406,8 @@ def run_inproc(
             process0, thread0 = time.process_time(), time.thread_time()
             if profiler is not None:
                 profiler.enable()
-            result = await asyncio.to_thread(drive, fake, measured, args.timeout)
+            with GcWatch() as collections:
+                result = await asyncio.to_thread(drive, fake, measured, args.timeout)
             if profiler is not None:
                 profiler.disable()
             process1, thread1 = time.process_time(), time.thread_time()
@@ -386,6 +424,7 @@ def run_inproc(
             fake_cpu,
             0,
             _profile_text(profiler, args.top) if profiler else "",
+            collections.summary(),
         )
 
     with TimedFakeBotAPI() as fake, tempfile.TemporaryDirectory(prefix="returnbot-bench-") as tmp:
@@ -429,7 +468,7 @@ def run_process(
             raise TimeoutError(f"the fake process sent no {what}")
         return here.recv()
 
-    async def scenario(app: Application) -> tuple[dict[str, Any], float, str]:  # type: ignore[type-arg]
+    async def scenario(app: Application) -> tuple[dict[str, Any], float, str, str]:  # type: ignore[type-arg]
         await start_app(app)
         try:
             started = await asyncio.to_thread(receive, "start of the measured phase")
@@ -439,19 +478,21 @@ def run_process(
             cpu0 = time.process_time()
             if profiler is not None:
                 profiler.enable()
-            report = await asyncio.to_thread(receive, "report")
+            with GcWatch() as collections:
+                report = await asyncio.to_thread(receive, "report")
             if profiler is not None:
                 profiler.disable()
             cpu = time.process_time() - cpu0
         finally:
             await stop_app(app)
-        return report, cpu, _profile_text(profiler, args.top) if profiler else ""
+        profile = _profile_text(profiler, args.top) if profiler else ""
+        return report, cpu, profile, collections.summary()
 
     try:
         base_url = receive("base_url")
         with tempfile.TemporaryDirectory(prefix="returnbot-bench-") as tmp:
             app = build_bot(kind, base_url, Path(tmp), args, http)
-            report, bot_cpu, profile = asyncio.run(scenario(app))
+            report, bot_cpu, profile, collections = asyncio.run(scenario(app))
         here.send("stop")
         errors = receive("server errors")["server_errors"]
         child.join(30)
@@ -461,7 +502,9 @@ def run_process(
             child.join(5)
         here.close()
     result = DriveResult(**report["drive"])
-    return RunResult(kind, "process", rnd, result, bot_cpu, report["fake_cpu_s"], errors, profile)
+    return RunResult(
+        kind, "process", rnd, result, bot_cpu, report["fake_cpu_s"], errors, profile, collections
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -625,6 +668,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "queueing, about users / (replies/s) (Little's law); --users 1 shows the latency of "
         "one message at a time."
     )
+    print("\nCyclic GC passes in the bot's process during the measured phase (inproc: the fake's")
+    print("threads included), count and CPU time per generation:")
+    for run in runs:
+        print(f"- {run.mode} {run.bot} round {run.round}: {run.gc}")
     for run in runs:
         if run.profile:
             print(f"\n--- cProfile of the bot ({run.mode}, {run.bot}, round {run.round}) ---")

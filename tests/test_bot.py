@@ -12,6 +12,7 @@ what was sent. No sleeps.
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import itertools
 import logging
@@ -34,6 +35,7 @@ from fakes.bot_api import (
 )
 
 from bot import app as bot_app
+from bot.app import DEFAULT_GC_THRESHOLD, YOUNG_GC_THRESHOLD
 from bot.knowledge import KnowledgeBase, Lang
 from bot.knowledge.paths import default_knowledge_dir
 from bot.logs import configure_logging
@@ -719,6 +721,27 @@ def test_admin_reload_reports_the_version(bot: Any, fake: FakeBotAPI) -> None:
     kb = kb_of(bot)
     assert text == ui(bot, "reload_ok", version=str(kb.version), entries=kb.stats.entries)
     assert text_of(command(fake, "kb", ADMIN)).startswith(f"Knowledge base {kb.version}")
+
+
+def test_the_collector_is_tuned_while_the_bot_runs_and_restored_after(
+    fake_api: FakeBotAPI,
+    tmp_path: Path,
+    start_bot: Callable[..., Any],
+    settings_factory: Callable[..., Any],
+) -> None:
+    settings = settings_factory(fake_api, tmp_path, admin_ids=frozenset({ADMIN_ID}))
+    running = start_bot(settings, fake_api)
+    assert gc.get_freeze_count() > 0  # post_init froze the knowledge base, PTB, modules
+    assert gc.get_threshold()[0] == YOUNG_GC_THRESHOLD
+    old = running.services.runtime.current
+    text = text_of(command(fake_api, "reload", ADMIN))
+    kb = kb_of(running)
+    assert text == ui(running, "reload_ok", version=str(kb.version), entries=kb.stats.entries)
+    assert running.services.runtime.current is not old
+    assert gc.get_freeze_count() > 0  # frozen again, the new snapshot included
+    running.stop()
+    assert gc.get_freeze_count() == 0  # a stopped bot's objects may be collected again
+    assert gc.get_threshold() == DEFAULT_GC_THRESHOLD
 
 
 # ------------------------------------------------------------------------------------ throttle

@@ -1,0 +1,101 @@
+"""PTB's HTTPXRequest, with the work that is the same for every reply done once.
+
+Every Bot API call is sent as an `application/x-www-form-urlencoded` body, and httpx builds
+it with `urllib.parse.urlencode`, which percent-encodes in a Python loop, byte by byte. A
+reply's text and keyboard are a few kilobytes (Cyrillic is two bytes a letter, each
+`%D0%BF`) and they repeat: entry answers are static. Encoding them took more CPU per reply
+than everything else the reply path does besides matching, so the encoded form of each long
+value is kept. The bytes sent are exactly those httpx would send (tests/test_request.py).
+
+Likewise, PTB hands httpx each method's URL as a string ("…/bot<token>/sendMessage"), which
+httpx parses and validates again for every request; the parsed `httpx.URL` (immutable) is
+kept per string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote_plus
+
+import httpx
+from telegram.request import HTTPXRequest
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+_CACHED_MIN_LENGTH = 64  # shorter values (chat ids, parse modes) are cheap and too varied
+_CACHE_MAX = 2048
+_URLS_MAX = 256  # one per Bot API method used, in practice
+_quoted: dict[str, str] = {}
+_urls: dict[str, httpx.URL] = {}
+
+
+def _quote_value(value: str) -> str:
+    """quote_plus(value), remembered for long values (bounded: cleared when full)."""
+    if len(value) < _CACHED_MIN_LENGTH:
+        return quote_plus(value)
+    quoted = _quoted.get(value)
+    if quoted is None:
+        if len(_quoted) >= _CACHE_MAX:
+            _quoted.clear()
+        quoted = _quoted[value] = quote_plus(value)
+    return quoted
+
+
+def form_body(data: Mapping[str, str]) -> bytes:
+    """The body httpx sends for `data=` of plain strings (urlencode with doseq=True)."""
+    return "&".join(
+        [f"{quote_plus(key)}={_quote_value(value)}" for key, value in data.items()]
+    ).encode("utf-8")
+
+
+def parsed_url(url: str) -> httpx.URL:
+    """httpx.URL(url), remembered (bounded: cleared when full)."""
+    parsed = _urls.get(url)
+    if parsed is None:
+        if len(_urls) >= _URLS_MAX:
+            _urls.clear()
+        parsed = _urls[url] = httpx.URL(url)
+    return parsed
+
+
+class _FormCachingClient(httpx.AsyncClient):
+    """An AsyncClient that encodes plain-string forms with `form_body`, parses URLs once."""
+
+    def build_request(  # type: ignore[override]
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        content: Any = None,
+        data: Any = None,
+        files: Any = None,
+        headers: Any = None,
+        **kwargs: Any,
+    ) -> httpx.Request:
+        """Encode `data` here when httpx would url-encode it; anything else is left to httpx."""
+        if isinstance(url, str):
+            url = parsed_url(url)
+        if (
+            content is None
+            and not files
+            and kwargs.get("json") is None
+            and isinstance(data, Mapping)
+            and data
+            and (headers is None or isinstance(headers, Mapping))
+            and all(type(k) is str and type(v) is str for k, v in data.items())
+        ):
+            content = form_body(data)
+            data = None
+            headers = {**(headers or {}), "Content-Type": FORM_CONTENT_TYPE}
+        return super().build_request(
+            method, url, content=content, data=data, files=files, headers=headers, **kwargs
+        )
+
+
+class FormCachingRequest(HTTPXRequest):
+    """HTTPXRequest whose client encodes repeated long form values and parses URLs once."""
+
+    __slots__ = ()
+
+    def _build_client(self) -> httpx.AsyncClient:
+        return _FormCachingClient(**self._client_kwargs)
