@@ -53,6 +53,7 @@ Lang = Literal["en", "ru"]
 Outcome = Literal["answer", "clarify", "unknown"]
 LANGS: tuple[Lang, ...] = ("en", "ru")
 _EDGE_SENTENCES = 6  # sentences scored from each end of a very long message
+_SURELY_ENGLISH = 0.8  # share of words known in English that makes Latin text English
 _KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement and inline mode
 
 
@@ -839,10 +840,10 @@ class Matcher:
         if script is None:
             return fallback or "en"
         english = self.indexes["en"].known_share(text)
-        if english == 1.0 and fallback != "ru" and not looks_transliterated(text):
-            # Russian can at best tie with every word known in English, and a tie without
-            # these hints goes to English: skip the Russian reading, the costly half
-            # (each word transliterated and typo-corrected).
+        if english >= _SURELY_ENGLISH and fallback != "ru" and not looks_transliterated(text):
+            # Four words in five known in English and no sign of Latin-script Russian: skip
+            # the Russian reading, the costly half (each word transliterated and
+            # typo-corrected). On dev it never changed the language detected.
             return "en"
         russian = self.indexes["ru"].known_share(text)
         if russian > english:
