@@ -71,10 +71,18 @@ def _yaml_string(text: str) -> str:
 
 
 def suggestion(cluster: GapCluster, *, max_questions: int = 5) -> str:
-    """A ready-to-paste YAML snippet (alternate questions), or a note that an entry is missing."""
+    """Ready-to-paste YAML snippets: alternate questions, and a not-in-source group.
+
+    The first is for questions the source answers; the second for questions that use its
+    words but ask what it does not say: with them in not-in-source.yaml, the matcher says
+    "my source doesn't say" to them and to questions like them.
+    """
     header = f"# {cluster.count} question(s) like: {cluster.example!r}"
-    questions = "\n".join(
-        f"      - {_yaml_string(text)}" for text in cluster.texts[:max_questions]
+    texts = cluster.texts[:max_questions]
+    near_miss = (
+        "# if the source does not say this, add to knowledge/not-in-source.yaml:\n"
+        f'  - note: "What the source leaves open here."\n    {cluster.lang}:\n'
+        + "\n".join(f"      - {_yaml_string(text)}" for text in texts)
     )
     if cluster.nearest_entry and cluster.best_score >= BELONGS:
         return (
@@ -82,9 +90,10 @@ def suggestion(cluster: GapCluster, *, max_questions: int = 5) -> str:
             f"(best score {cluster.best_score:.0f}); if the source answers these, "
             f"add them under its questions.{cluster.lang}:\n"
             f"  - id: {cluster.nearest_entry}\n    questions:\n      {cluster.lang}:\n"
-            f"{questions.replace('      - ', '        - ')}"
+            + "\n".join(f"        - {_yaml_string(text)}" for text in texts)
+            + f"\n{near_miss}"
         )
     return (
         f"{header}\n# no entry fits (best score {cluster.best_score:.0f}): a new entry is needed "
-        "if the source answers this; otherwise it is out of scope."
+        f"if the source answers this; otherwise it is out of scope.\n{near_miss}"
     )
