@@ -457,11 +457,15 @@ _THOUSAND_WORDS = frozenset(
 )
 
 
+def _by_spelling(spellings: dict[int, str]) -> dict[str, int]:
+    """Invert {value: "its spellings, space-separated"} into {spelling: value}."""
+    return {word: value for value, forms in spellings.items() for word in forms.split()}
+
+
 # Numbers written as words: tens and hundreds always; units only beside them ("forty five",
 # "three hundred"), since "one" is mostly not a number ("the ones who left").
-_TENS = {
-    word: value
-    for value, forms in {
+_TENS = _by_spelling(
+    {
         20: "twenty двадцать двадцати",
         30: "thirty тридцать тридцати",
         40: "forty fourty сорок сорока",
@@ -475,12 +479,10 @@ _TENS = {
         300: "триста трехсот",
         400: "четыреста четырехсот",
         500: "пятьсот пятисот",
-    }.items()
-    for word in forms.split()
-}
-_UNITS = {
-    word: value
-    for value, forms in {
+    }
+)
+_UNITS = _by_spelling(
+    {
         1: "one один одна",
         2: "two два две",
         3: "three три",
@@ -490,9 +492,8 @@ _UNITS = {
         7: "seven семь",
         8: "eight восемь",
         9: "nine девять",
-    }.items()
-    for word in forms.split()
-}
+    }
+)
 NUMBER_WORDS = frozenset(_TENS) | _THOUSAND_WORDS
 _NUMBER_WORD = re.compile(r"\b(?:" + "|".join(sorted(NUMBER_WORDS)) + r")\b")
 
