@@ -743,8 +743,11 @@ class _LangIndex:
                 # Only the name is shared: "what's the capital of Kazakhstan?" asks about the
                 # country, not about the man who lived there.
                 score *= config.place_penalty
-            if (asks_many and not self.entry_quantity[entry]) or (
-                asks_when and not self.entry_time[entry]
+            # A stored question of the same kind ("how long did he live there?" stored with
+            # "how many") says the entry answers it, whatever its text states.
+            asked = self.question_terms[qid]
+            if (asks_many and not self.entry_quantity[entry] and "?many" not in asked) or (
+                asks_when and not self.entry_time[entry] and "?when" not in asked
             ):
                 score *= config.intent_penalty
                 query.wrong_kind.add(entry)
