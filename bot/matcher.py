@@ -97,6 +97,7 @@ class MatcherConfig:
     min_correction_len: int = 4  # shorter words are never typo-corrected
     max_candidates: int = 3
     contained_refusal: bool = True  # a message holding a whole not-in-source question: unknown
+    centroid_weight: float = 1.5  # how much an entry's pooled questions reorder close entries
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,11 @@ class _LangIndex:
         self.background_numbers = frozenset(
             n for n, count in number_entries.items() if count >= max(3, 0.2 * entry_count)
         )
+        # Each entry's questions pooled: how typical of the entry each term is.
+        self.entry_centroid = [
+            self._centroid(counts, len(questions))
+            for questions, counts in zip(self.entry_questions, self.entry_term_counts, strict=True)
+        ]
         # Every question term has an IDF: its own entry holds it.
         self.question_weight = [sum(map(self.idf.__getitem__, ts)) for ts in self.question_terms]
         self.vocab = frozenset(v for v in vocab if not v[0].isdigit())
@@ -353,6 +359,48 @@ class _LangIndex:
             self._surface_by_initial[_initial(word)].append(word)
             if len(word) == 3:
                 self._short_by_letters["".join(sorted(word))].append(word)
+
+    def _by_centroid(
+        self,
+        query: _Query,
+        results: list[tuple[float, int, int]],
+        exclude: int | None,
+        best_dice: dict[int, tuple[float, int]],
+    ) -> list[tuple[float, int, int]]:
+        """Scale scores by the query's cosine with each entry's questions pooled.
+
+        Entries are first scored on their single best question, which one odd stored
+        question can win; the entry whose questions as a whole use the query's words is the
+        safer guess. The factor fades as the best question's terms match the query's
+        exactly (a stored question asked verbatim keeps its score). Only the kept entries
+        are compared, so a large knowledge base pays for twenty entries, not for every entry
+        sharing "why".
+        """
+        terms = query.terms.items()
+        cosines = []
+        for _, entry, _ in results:
+            centroid = self.entry_centroid[entry]
+            if exclude is not None and entry == self.question_entry[exclude]:
+                pool = dict(self.entry_term_counts[entry])  # leave-one-out: not in the pool
+                for term in self.question_terms[exclude]:
+                    pool[term] -= 1
+                centroid = self._centroid(pool, len(self.entry_questions[entry]) - 1)
+            cosines.append(sum(weight * centroid.get(term, 0.0) for term, weight in terms))
+        top = max(cosines, default=0.0)
+        if top <= 0:
+            return results
+        power = self.config.centroid_weight
+        return [
+            (score * (cosine / top) ** (power * (1 - best_dice[entry][0])), entry, qid)
+            for (score, entry, qid), cosine in zip(results, cosines, strict=True)
+        ]
+
+    def _centroid(self, counts: dict[str, int], questions: int) -> dict[str, float]:
+        """An entry's questions as one unit vector: sqrt(share of questions) x IDF per term."""
+        share = 1 / max(1, questions)
+        vector = {t: math.sqrt(c * share) * self.idf[t] for t, c in counts.items() if c > 0}
+        norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+        return {t: v / norm for t, v in vector.items()}
 
     # -- text → terms -------------------------------------------------------------------
 
@@ -754,6 +802,9 @@ class _LangIndex:
             results.append((score, entry, qid))
         # Ties go to the entry listed first, whatever order the terms came in.
         results = heapq.nlargest(_KEEP, results, key=lambda r: (r[0], -r[1]))
+        if config.centroid_weight:
+            results = self._by_centroid(query, results, exclude, best_dice)
+            results.sort(key=lambda r: (-r[0], r[1]))
         return self._refine(query, results, exclude)
 
     def _refine(

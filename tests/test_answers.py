@@ -24,7 +24,7 @@ from bot.storage import Storage
 
 ANSWERED = "What did Alexey say?"
 UNKNOWN = "what's the weather in Paris?"
-AMBIGUOUS = ("return", "job", "migration", "returned", "jobs abroad", "moving back")
+AMBIGUOUS = ("share who returned", "2022 emigration", "return", "job", "jobs abroad")
 
 
 @pytest.fixture(scope="module")
