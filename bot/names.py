@@ -45,7 +45,8 @@ zelensky zelenskyy biden trump obama macron scholz merz sunak starmer erdogan lu
 tokayev pashinyan aliyev kobakhidze netanyahu xi jinping medvedev mishustin lavrov peskov
 putin shoigu belousov nabiullina sobyanin navalny navalnaya prigozhin kadyrov gorbachev yeltsin
 stalin lenin ivan dmitry dmitri sergey sergei andrey andrei mikhail nikolai pavel maxim
-olga anna maria elena natalia tatiana irina ekaterina svetlana
+olga anna maria elena natalia tatiana irina ekaterina svetlana alexey alexei aleksey aleksei
+alexander aleksandr evgeniy evgeny evgenii yevgeny yevgeniy eugene vyacheslav vladimir
 """
 
 _RU = """
@@ -72,7 +73,7 @@ _RU = """
 алиев нетаньяху си цзиньпин медведев мишустин лавров песков шойгу белоусов набиуллина
 путин собянин навальный навальная пригожин кадыров горбачев ельцин сталин ленин иван дмитрий
 сергей андрей михаил николай павел максим ольга анна мария елена наталья татьяна ирина
-екатерина светлана
+екатерина светлана алексей леша евгений женя вячеслав владимир александр
 """
 
 
