@@ -192,7 +192,6 @@ QUESTION_WORDS: dict[str, str] = {
     "каков": "?what",
     "какова": "?what",
     "скока": "?many",
-    "много": "?many",
     "скоко": "?many",
     "скольки": "?many",
 }
@@ -420,6 +419,8 @@ def intent_tokens(raw_words: list[str]) -> list[str]:
     for position, word in enumerate(raw_words):
         if word in _AMOUNT_AFTER_HOW and previous == "how":
             out[-1] = "?many"
+        elif word in _TIME_AFTER_HOW_MANY and out and out[-1] == "?many" and previous != "how":
+            out[-1] = "?how"  # "сколько времени" is how long, as "how long" is not "how many"
         elif word == "what" and previous == "or":
             pass  # "are people coming back or what": a tag, not a question about a thing
         elif word == "when" and position > 0 and not _asks_when(raw_words, position):
@@ -432,6 +433,7 @@ def intent_tokens(raw_words: list[str]) -> list[str]:
     return out
 
 
+_TIME_AFTER_HOW_MANY = frozenset({"времени", "время", "vremeni", "vremya"})
 _RELATIVE = frozenset({"who", "кто"})
 _ANTECEDENTS = frozenset(
     "those people ones everyone anyone russians emigrants relocants "

@@ -105,6 +105,15 @@ def test_intents_how_many_only_after_how() -> None:
     assert intent_tokens(["сколько", "почему"]) == ["?many", "?why"]
 
 
+def test_only_questions_for_a_figure_ask_how_many() -> None:
+    # "Много ли стран осталось?" (are there many) is answered by "few remain", no figure.
+    assert intent_tokens(words("много ли стран осталось")) == []
+    assert intent_tokens(words("сколько стран осталось")) == ["?many"]
+    # "Сколько времени" is how long, like "how long", not how many.
+    assert intent_tokens(words("сколько времени он прожил")) == ["?how"]
+    assert intent_tokens(words("how long did he live there")) == ["?how"]
+
+
 def test_digit_four_reads_as_ch_inside_latin_words() -> None:
     assert words("po4emu 4to") == ["pochemu", "chto"]
     assert words("4G in 4 days") == ["4", "in", "4", "days"]
