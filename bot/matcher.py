@@ -54,6 +54,8 @@ Outcome = Literal["answer", "clarify", "unknown"]
 LANGS: tuple[Lang, ...] = ("en", "ru")
 _EDGE_SENTENCES = 6  # sentences scored from each end of a very long message
 _SURELY_ENGLISH = 0.8  # share of words known in English that makes Latin text English
+# A word in a third or more of the entries ("people", "return") tells no question apart.
+_TELLING_IDF = math.log(1 + 3)
 _KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement and inline mode
 
 
@@ -1083,9 +1085,11 @@ class Matcher:
         """Return a not-in-source question the message contains whole, or None.
 
         One of its words must be missing from the best entry's questions ("old" in "how old
-        is Evgeniy"), as for any not-in-source match.
+        is Evgeniy"), as for any not-in-source match, and be no word a third of the entries
+        use ("people"): "how many people returned, according to Finion?" holds "how many
+        people returned to Moscow" whole, but asks Finion's figure.
         """
-        known = index.entry_term_counts[best].keys()
+        known = index.entry_term_counts[best].keys() | index.entry_extra[best]
         asked = query.terms.keys()
         # The longest of the best entry's own questions that the message holds whole: a
         # longer not-in-source question held whole is the more specific reading.
@@ -1103,7 +1107,11 @@ class Matcher:
             for qid in index.entry_questions[entry]:
                 terms = index.question_terms[qid]
                 if terms <= asked and (
-                    len(terms) > own or any(t[0] != "?" and t not in known for t in terms)
+                    len(terms) > own
+                    or any(
+                        t[0] != "?" and t not in known and index.idf.get(t, 9.0) >= _TELLING_IDF
+                        for t in terms
+                    )
                 ):
                     return index.question_text[qid]
         return None

@@ -345,3 +345,17 @@ def test_an_entry_whose_questions_as_a_whole_share_the_words_keeps_its_score() -
     pooled = {c.entry_id: c.score for c in Matcher(entries).search(question)}
     assert pooled["returning"] == alone["returning"]  # its questions use "why" and "emigrants"
     assert pooled["leaving"] < alone["leaving"] - 2  # one question of three does
+
+
+def test_a_common_word_does_not_make_a_held_not_in_source_question_telling() -> None:
+    entries = [
+        IndexEntry("firm", {"en": ["how many returned according to the moscow firm finion"]}),
+        IndexEntry("trend", {"en": ["are people coming home"]}),
+        IndexEntry("left", {"en": ["how many people left"]}),
+        IndexEntry("~nis", {"en": ["how many people returned to moscow"]}, not_in_source=True),
+    ]
+    matcher = Matcher(entries, {"en": [["returned", "came back"]]})
+    answered = matcher.match("how many people came back, according to the moscow firm finion?")
+    assert answered.outcome == "answer"  # "people" is in half the entries: it tells nothing
+    assert answered.entry_id == "firm"
+    assert matcher.match("how many people came back to moscow").outcome == "unknown"
