@@ -14,13 +14,13 @@ gives. No Telegram imports here.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import itemgetter
 from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
@@ -167,6 +167,22 @@ def _nearest(word: str, choices: Sequence[str]) -> str | None:
     if len(word) <= 4 and len(found) == len(word) and sorted(found) != sorted(word):
         return None
     return found
+
+
+def _add_weight(overlap: dict[int, float], postings: Sequence[int], weight: float) -> None:
+    """Add `weight` to each question of `postings`, in their order (0.0 + weight is weight).
+
+    A membership test and a plain store beat a defaultdict's `+=`, whose missing keys cost
+    a call each: most questions a word brings are new.
+    """
+    if not overlap:
+        overlap.update(dict.fromkeys(postings, weight))
+        return
+    for qid in postings:
+        if qid in overlap:
+            overlap[qid] += weight
+        else:
+            overlap[qid] = weight
 
 
 class _Pieces(dict[str, str]):
@@ -634,39 +650,41 @@ class _LangIndex:
         # Rare words pick the candidate questions; very common words (in thousands of
         # questions of a large knowledge base) only add to candidates already picked, so a
         # query costs what its distinctive words cost, not what "why" costs.
-        overlap: dict[int, float] = defaultdict(float)
+        overlap: dict[int, float] = {}
         common: list[tuple[str, float]] = []
+        all_postings = self.postings
+        common_postings = self.common_postings
         for term, weight in query.terms.items():
-            postings = self.postings.get(term, ())
-            if len(postings) > self.common_postings:
+            postings = all_postings.get(term, ())
+            if len(postings) > common_postings:
                 common.append((term, weight))
-                continue
-            for qid in postings:
-                overlap[qid] += weight
+            else:
+                _add_weight(overlap, postings, weight)
         if exclude is not None:  # leave-one-out: the question left out does not count
             overlap.pop(exclude, None)
         if common and not overlap:  # nothing rare to start from: take the common words in full
             for term, weight in common:
-                for qid in self.postings[term]:
-                    overlap[qid] += weight
+                _add_weight(overlap, all_postings[term], weight)
             if exclude is not None:
                 overlap.pop(exclude, None)
         elif common:
             question_terms = self.question_terms
-            for qid in overlap:
-                terms = question_terms[qid]
-                for term, weight in common:
-                    if term in terms:
+            for term, weight in common:  # each question still adds them in query order
+                for qid in overlap:
+                    if term in question_terms[qid]:
                         overlap[qid] += weight
-        best_dice: dict[int, tuple[float, int]] = {}
+        # Each entry's closest question (weighted Dice); on a tie the first one seen wins.
+        best_dice: dict[int, float] = {}
+        best_qid: dict[int, int] = {}
+        best_so_far = best_dice.get
         question_weight = self.question_weight
         question_entry = self.question_entry
-        no_best = (-1.0, -1)
         for qid, shared in overlap.items():
             dice = 2 * shared / (total + question_weight[qid])
             entry = question_entry[qid]
-            if dice > best_dice.get(entry, no_best)[0]:
-                best_dice[entry] = (dice, qid)
+            if dice > best_so_far(entry, -1.0):
+                best_dice[entry] = dice
+                best_qid[entry] = qid
         excluded_entry = question_entry[exclude] if exclude is not None else -1
         # A rare word an entry lacks ("salary", "website") says more than a common one
         # ("people"): it weighs by its rarity, 1.0 for the rarest. Computed once per query.
@@ -677,7 +695,6 @@ class _LangIndex:
                 weight,
                 weight * config.extra_credit,
                 0.0 if term[0] in "!?" else (weight / self.max_idf) ** config.unmatched_rarity,
-                term[0] not in "!?" and term not in names,  # a plain topic word
             )
             for term, weight in query.terms.items()
         ]
@@ -701,27 +718,25 @@ class _LangIndex:
         numbers, places = query.numbers, query.places
         names_apply = bool(names) and not context
         places_apply = bool(places) and not context
+        entry_term_counts, entry_extra = self.entry_term_counts, self.entry_extra
         results: list[tuple[float, int, int]] = []
-        for entry, (dice, qid) in best_dice.items():
-            counts = self.entry_term_counts[entry]
-            extra = self.entry_extra[entry]
-            covered = 0.0
-            unmatched = 0.0
-            topic_covered = topic_lacking = False
-            left_out = self.question_terms[exclude] if entry == excluded_entry else ()
-            for term, weight, extra_weight, lacking, topic in terms:
-                in_questions = counts.get(term, 0)
-                if left_out and term in left_out:
-                    in_questions -= 1
-                if in_questions > 0:
-                    covered += weight
-                    topic_covered = topic_covered or topic
-                elif term in extra:
-                    covered += extra_weight
-                    topic_covered = topic_covered or topic
-                else:
-                    unmatched += lacking
-                    topic_lacking = topic_lacking or topic
+        for entry, dice in best_dice.items():
+            qid = best_qid[entry]
+            counts = entry_term_counts[entry]
+            extra = entry_extra[entry]
+            left_out = self.question_terms[exclude] if entry == excluded_entry else None
+            if left_out is None:
+                covered = 0.0
+                unmatched = 0.0
+                for term, weight, extra_weight, lacking in terms:
+                    if term in counts:  # counts are never 0
+                        covered += weight
+                    elif term in extra:
+                        covered += extra_weight
+                    else:
+                        unmatched += lacking
+            else:
+                covered, unmatched = self._coverage_without(terms, counts, extra, left_out)
             score = (coverage_share * covered + dice_share * dice) * oov_factor
             if unmatched:
                 score *= config.unmatched_penalty ** (unmatched / scale)
@@ -739,7 +754,9 @@ class _LangIndex:
                 score *= config.background_number_penalty if background else config.number_penalty
             if places_apply and places - self.entry_places[entry]:
                 score *= config.place_penalty  # "how many Ukrainians returned?"
-            elif names_apply and topic_lacking and not topic_covered:
+            elif names_apply and self._only_names_shared(
+                terms, names, counts, extra, left_out or frozenset()
+            ):
                 # Only the name is shared: "what's the capital of Kazakhstan?" asks about the
                 # country, not about the man who lived there.
                 score *= config.place_penalty
@@ -749,9 +766,56 @@ class _LangIndex:
                 score *= config.intent_penalty
                 query.wrong_kind.add(entry)
             results.append((score, entry, qid))
-        # Ties go to the entry listed first, whatever order the terms came in.
-        results = heapq.nlargest(_KEEP, results, key=lambda r: (r[0], -r[1]))
-        return self._refine(query, results, exclude)
+        # Ties go to the entry listed first, whatever order the terms came in: sorted by
+        # entry, then stably by score (two C-level sorts, no key function called per row).
+        results.sort(key=itemgetter(1))
+        results.sort(key=itemgetter(0), reverse=True)
+        return self._refine(query, results[:_KEEP], exclude)
+
+    @staticmethod
+    def _coverage_without(
+        terms: list[tuple[str, float, float, float]],
+        counts: dict[str, int],
+        extra: frozenset[str],
+        left_out: frozenset[str],
+    ) -> tuple[float, float]:
+        """Covered and unmatched weight of an entry one of whose questions is left out."""
+        covered = 0.0
+        unmatched = 0.0
+        for term, weight, extra_weight, lacking in terms:
+            in_questions = counts.get(term, 0)
+            if term in left_out:
+                in_questions -= 1
+            if in_questions > 0:
+                covered += weight
+            elif term in extra:
+                covered += extra_weight
+            else:
+                unmatched += lacking
+        return covered, unmatched
+
+    @staticmethod
+    def _only_names_shared(
+        terms: list[tuple[str, float, float, float]],
+        names: frozenset[str],
+        counts: dict[str, int],
+        extra: frozenset[str],
+        left_out: frozenset[str],
+    ) -> bool:
+        """Whether the entry lacks a plain topic word of the query and holds none of them.
+
+        Only asked when the query names a place or person, so the main loop skips it.
+        """
+        topic_covered = topic_lacking = False
+        for term, *_ in terms:
+            if term[0] in "!?" or term in names:
+                continue  # not a plain topic word
+            in_questions = counts.get(term, 0) - (term in left_out)
+            if in_questions > 0 or term in extra:
+                topic_covered = True
+            else:
+                topic_lacking = True
+        return topic_lacking and not topic_covered
 
     def _refine(
         self, query: _Query, results: list[tuple[float, int, int]], exclude: int | None
