@@ -54,6 +54,7 @@ Outcome = Literal["answer", "clarify", "unknown"]
 LANGS: tuple[Lang, ...] = ("en", "ru")
 _EDGE_SENTENCES = 6  # sentences scored from each end of a very long message
 _SURELY_ENGLISH = 0.8  # share of words known in English that makes Latin text English
+_WORD_MEMO = 100_000  # distinct words whose reading each index remembers
 _KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement and inline mode
 
 
@@ -249,7 +250,10 @@ class _LangIndex:
         self._function_by_letters: dict[str, list[str]] = defaultdict(list)
         for word in self._function_list:
             self._function_by_letters["".join(sorted(word))].append(word)
-        self._function_fixes: dict[str, str] = {}
+        # Per word of the messages read so far (words repeat across messages far more than
+        # whole messages do): its repaired spelling, and how it reads (see `_read`).
+        self._repairs: dict[str, str] = {}
+        self._readings: dict[str, tuple[bool, str, str | None]] = {}
         self._corrections: dict[str, str | None] = {}
         self._prepared_cache: dict[str, list[str]] = {}
         # Messages worded differently often fold to the same terms ("why do Russians
@@ -410,9 +414,6 @@ class _LangIndex:
         single = self._synonym_single
         return frozenset(single.get(name, name) for name in self._names.found_in(raw, stems))
 
-    def _is_function(self, word: str) -> bool:
-        return word in self._function_words
-
     def _terms(self, raw: list[str], stems: list[str | None]) -> list[str]:
         """Apply synonyms (phrases may include function words, as in "go back"), drop the rest.
 
@@ -444,20 +445,32 @@ class _LangIndex:
 
     def _fix_function_words(self, raw: list[str]) -> list[str]:
         """Repair typos in question and function words ("whyy", "сколко", "pochemy")."""
+        repairs = self._repairs
         fixed = []
         for word in raw:
-            if (
-                len(word) >= 3
-                and not word[0].isdigit()
-                and word not in self._function_words
-                and stem(word, self.lang) not in self.vocab
-            ):
-                if word not in self._function_fixes:
-                    self._function_fixes[word] = self._function_fix(word)
-                fixed.extend(self._function_fixes[word].split(" "))
-                continue
-            fixed.append(word)
+            repaired = repairs.get(word)
+            if repaired is None:
+                repaired = self._repair(word)
+            if " " in repaired:
+                fixed.extend(repaired.split(" "))
+            else:
+                fixed.append(repaired)
         return fixed
+
+    def _repair(self, word: str) -> str:
+        """The spelling a word of a message stands for (two words if run together); memoized."""
+        repaired = word
+        if (
+            len(word) >= 3
+            and not word[0].isdigit()
+            and word not in self._function_words
+            and stem(word, self.lang) not in self.vocab
+        ):
+            repaired = self._function_fix(word)
+        if len(self._repairs) >= _WORD_MEMO:
+            self._repairs.clear()
+        self._repairs[word] = repaired
+        return repaired
 
     def _function_fix(self, word: str) -> str:
         """The function word a typo meant, two words run together, or the word itself."""
@@ -561,30 +574,37 @@ class _LangIndex:
     def query(self, text: str) -> _Query:
         """Turn one message into weighted terms, keeping track of unknown words."""
         raw = self._prepared(text)
+        readings = self._readings
         stems: list[str | None] = []
+        plain: list[str] = []  # every word's own stem, for the names
+        content_words: list[str] = []
         unknown: list[str] = []
         for word in raw:
-            if self._is_function(word):
-                stems.append(stem(word, self.lang))
+            reading = readings.get(word) or self._read(word)
+            function, base, fixed = reading
+            plain.append(base)
+            if function:
+                stems.append(base)
                 continue
-            fixed = self.correct(word)
+            content_words.append(word)
             if fixed is None:
-                unknown.append(stem(word, self.lang))
+                unknown.append(base)
             stems.append(fixed)
         terms: dict[str, float] = {}
         intents = intent_tokens(raw)
         content = self._terms(raw, stems)
-        content_words = [w for w in raw if not self._is_function(w)]
         if not intents and content_words and all(w in ADDRESS_WORDS for w in content_words):
             content = []  # "thank you so much": small talk, not a question about anything
+        idf, max_idf = self.idf, self.max_idf
         for term in content:
-            terms[term] = self._weight(term)
+            terms[term] = idf.get(term, max_idf)
+        intent_weight = self.config.intent_weight
         for token in intents:
-            terms[token] = self._weight(token) * self.config.intent_weight
+            terms[token] = idf.get(token, max_idf) * intent_weight
         for term in unknown:
             terms[f"!{term}"] = self.config.oov_weight
         numbers = frozenset(t for t in terms if t[0].isdigit())
-        places = self._places(raw, [stem(word, self.lang) for word in raw])
+        places = self._places(raw, plain)
         return _Query(
             places=places,
             name_terms=places & terms.keys(),
@@ -595,25 +615,39 @@ class _LangIndex:
             known=sum(1 for t in terms if t[0] not in "!?" and t not in self._address_stems),
         )
 
-    def _weight(self, term: str) -> float:
-        return self.idf.get(term, self.max_idf)
-
     def known_share(self, text: str) -> float:
         """Share of a message's words this language recognizes (for Latin script: en or ru?)."""
         raw = self._prepared(text)
         if not raw:
             return 0.0
+        readings = self._readings
         hits = 0.0
         for probe in raw:
             if probe[0].isdigit():
                 continue
-            if probe in self._function_words:
+            function, base, fixed = readings.get(probe) or self._read(probe)
+            if function:
                 hits += 1
-            elif (fixed := self.correct(probe)) is not None:
+            elif fixed is not None:
                 # A word known as written beats one only reachable as a typo: "privet" is
                 # Russian "привет", not a misspelt English "private".
-                hits += 1 if fixed == stem(probe, self.lang) else 0.5
+                hits += 1 if fixed == base else 0.5
         return hits / len(raw)
+
+    def _read(self, word: str) -> tuple[bool, str, str | None]:
+        """How a word of a message reads: (function word?, its stem, the stem it stands for).
+
+        The last is its own stem for a function word and None for a word the knowledge base
+        does not know (see `correct`). Memoized: each distinct word is stemmed and
+        typo-corrected once, not once per use (query, language detection, names).
+        """
+        function = word in self._function_words
+        base = stem(word, self.lang)
+        reading = (function, base, base if function else self.correct(word))
+        if len(self._readings) >= _WORD_MEMO:
+            self._readings.clear()
+        self._readings[word] = reading
+        return reading
 
     # -- scoring ------------------------------------------------------------------------
 
