@@ -55,6 +55,7 @@ LANGS: tuple[Lang, ...] = ("en", "ru")
 _EDGE_SENTENCES = 6  # sentences scored from each end of a very long message
 _SURELY_ENGLISH = 0.8  # share of words known in English that makes Latin text English
 _WORD_MEMO = 100_000  # distinct words whose reading each index remembers
+_FUNCTION_TYPO_RATIO = 84.0  # fuzz.ratio at which a word is a misspelt function word
 _KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement and inline mode
 
 
@@ -186,6 +187,16 @@ def _add_weight(overlap: dict[int, float], postings: Sequence[int], weight: floa
             overlap[qid] = weight
 
 
+def ratio_reachable(choices: Sequence[str], length: int, cutoff: float) -> list[str]:
+    """The choices, in order, that a word of `length` letters may match with fuzz.ratio >= cutoff.
+
+    fuzz.ratio is 100 * (1 - indel distance / total length), and the distance is at least
+    the difference of the lengths: the others can never reach the cutoff. extractOne over
+    what is left finds the same choice (the first best one), without scoring the rest.
+    """
+    return [c for c in choices if 200 * min(length, len(c)) >= cutoff * (length + len(c))]
+
+
 class _Pieces(dict[str, str]):
     """Space-separated pieces of knowledge-base text → their prepared words, joined by spaces.
 
@@ -247,6 +258,8 @@ class _LangIndex:
         self._function_words = frozenset(QUESTION_WORDS) | stop
         self._function_list = sorted(w for w in self._function_words if len(w) >= 3)
         self._question_list = sorted(w for w in QUESTION_WORDS if len(w) >= 5)
+        # _function_list by the length of the word to repair: see ratio_reachable.
+        self._function_by_length: dict[int, list[str]] = {}
         self._function_by_letters: dict[str, list[str]] = defaultdict(list)
         for word in self._function_list:
             self._function_by_letters["".join(sorted(word))].append(word)
@@ -482,7 +495,8 @@ class _LangIndex:
             ]
             return swapped[0] if len(swapped) == 1 else word
         tries: tuple[tuple[Sequence[str], Any, float], ...] = (
-            (self._function_list, fuzz.ratio, 84.0),  # "whyy", "сколко"
+            # "whyy", "сколко"
+            (self._function_words_near(len(word)), fuzz.ratio, _FUNCTION_TYPO_RATIO),
             # a swap of two letters in a short word: "waht", "hwo"
             (self._function_by_letters.get("".join(sorted(word)), ()), OSA.distance, 1),
             # one wrong letter in a long question word: "почиму", "сколка"
@@ -497,6 +511,14 @@ class _LangIndex:
         if self.correct(word) is None:
             return self._split_run_together(word) or word
         return word
+
+    def _function_words_near(self, length: int) -> list[str]:
+        """The function words long enough and short enough to be a typo of `length` letters."""
+        near = self._function_by_length.get(length)
+        if near is None:
+            near = ratio_reachable(self._function_list, length, _FUNCTION_TYPO_RATIO)
+            self._function_by_length[length] = near
+        return near
 
     def _split_run_together(self, word: str) -> str | None:
         """Split two words typed without a space: "howmany", "whyare", "скольковернулось"."""
