@@ -14,13 +14,13 @@ gives. No Telegram imports here.
 
 from __future__ import annotations
 
-import heapq
 import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
+from operator import itemgetter
 from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
@@ -56,6 +56,8 @@ _EDGE_SENTENCES = 6  # sentences scored from each end of a very long message
 _SURELY_ENGLISH = 0.8  # share of words known in English that makes Latin text English
 # A word in a third or more of the entries ("people", "return") tells no question apart.
 _TELLING_IDF = math.log(1 + 3)
+_WORD_MEMO = 100_000  # distinct words whose reading each index remembers
+_FUNCTION_TYPO_RATIO = 84.0  # fuzz.ratio at which a word is a misspelt function word
 _KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement and inline mode
 
 
@@ -172,6 +174,32 @@ def _nearest(word: str, choices: Sequence[str]) -> str | None:
     return found
 
 
+def _add_weight(overlap: dict[int, float], postings: Sequence[int], weight: float) -> None:
+    """Add `weight` to each question of `postings`, in their order (0.0 + weight is weight).
+
+    A membership test and a plain store beat a defaultdict's `+=`, whose missing keys cost
+    a call each: most questions a word brings are new.
+    """
+    if not overlap:
+        overlap.update(dict.fromkeys(postings, weight))
+        return
+    for qid in postings:
+        if qid in overlap:
+            overlap[qid] += weight
+        else:
+            overlap[qid] = weight
+
+
+def ratio_reachable(choices: Sequence[str], length: int, cutoff: float) -> list[str]:
+    """The choices, in order, that a word of `length` letters may match with fuzz.ratio >= cutoff.
+
+    fuzz.ratio is 100 * (1 - indel distance / total length), and the distance is at least
+    the difference of the lengths: the others can never reach the cutoff. extractOne over
+    what is left finds the same choice (the first best one), without scoring the rest.
+    """
+    return [c for c in choices if 200 * min(length, len(c)) >= cutoff * (length + len(c))]
+
+
 class _Pieces(dict[str, str]):
     """Space-separated pieces of knowledge-base text → their prepared words, joined by spaces.
 
@@ -233,10 +261,15 @@ class _LangIndex:
         self._function_words = frozenset(QUESTION_WORDS) | stop
         self._function_list = sorted(w for w in self._function_words if len(w) >= 3)
         self._question_list = sorted(w for w in QUESTION_WORDS if len(w) >= 5)
+        # _function_list by the length of the word to repair: see ratio_reachable.
+        self._function_by_length: dict[int, list[str]] = {}
         self._function_by_letters: dict[str, list[str]] = defaultdict(list)
         for word in self._function_list:
             self._function_by_letters["".join(sorted(word))].append(word)
-        self._function_fixes: dict[str, str] = {}
+        # Per word of the messages read so far (words repeat across messages far more than
+        # whole messages do): its repaired spelling, and how it reads (see `_read`).
+        self._repairs: dict[str, str] = {}
+        self._readings: dict[str, tuple[bool, str, str | None]] = {}
         self._corrections: dict[str, str | None] = {}
         self._prepared_cache: dict[str, list[str]] = {}
         # Messages worded differently often fold to the same terms ("why do Russians
@@ -367,7 +400,7 @@ class _LangIndex:
         query: _Query,
         results: list[tuple[float, int, int]],
         exclude: int | None,
-        best_dice: dict[int, tuple[float, int]],
+        best_dice: dict[int, float],
     ) -> list[tuple[float, int, int]]:
         """Scale scores by the query's cosine with each entry's questions pooled.
 
@@ -393,7 +426,7 @@ class _LangIndex:
             return results
         power = self.config.centroid_weight
         return [
-            (score * (cosine / top) ** (power * (1 - best_dice[entry][0])), entry, qid)
+            (score * (cosine / top) ** (power * (1 - best_dice[entry])), entry, qid)
             for (score, entry, qid), cosine in zip(results, cosines, strict=True)
         ]
 
@@ -444,9 +477,6 @@ class _LangIndex:
         single = self._synonym_single
         return frozenset(single.get(name, name) for name in self._names.found_in(raw, stems))
 
-    def _is_function(self, word: str) -> bool:
-        return word in self._function_words
-
     def _terms(self, raw: list[str], stems: list[str | None]) -> list[str]:
         """Apply synonyms (phrases may include function words, as in "go back"), drop the rest.
 
@@ -478,20 +508,32 @@ class _LangIndex:
 
     def _fix_function_words(self, raw: list[str]) -> list[str]:
         """Repair typos in question and function words ("whyy", "сколко", "pochemy")."""
+        repairs = self._repairs
         fixed = []
         for word in raw:
-            if (
-                len(word) >= 3
-                and not word[0].isdigit()
-                and word not in self._function_words
-                and stem(word, self.lang) not in self.vocab
-            ):
-                if word not in self._function_fixes:
-                    self._function_fixes[word] = self._function_fix(word)
-                fixed.extend(self._function_fixes[word].split(" "))
-                continue
-            fixed.append(word)
+            repaired = repairs.get(word)
+            if repaired is None:
+                repaired = self._repair(word)
+            if " " in repaired:
+                fixed.extend(repaired.split(" "))
+            else:
+                fixed.append(repaired)
         return fixed
+
+    def _repair(self, word: str) -> str:
+        """The spelling a word of a message stands for (two words if run together); memoized."""
+        repaired = word
+        if (
+            len(word) >= 3
+            and not word[0].isdigit()
+            and word not in self._function_words
+            and stem(word, self.lang) not in self.vocab
+        ):
+            repaired = self._function_fix(word)
+        if len(self._repairs) >= _WORD_MEMO:
+            self._repairs.clear()
+        self._repairs[word] = repaired
+        return repaired
 
     def _function_fix(self, word: str) -> str:
         """The function word a typo meant, two words run together, or the word itself."""
@@ -503,7 +545,8 @@ class _LangIndex:
             ]
             return swapped[0] if len(swapped) == 1 else word
         tries: tuple[tuple[Sequence[str], Any, float], ...] = (
-            (self._function_list, fuzz.ratio, 84.0),  # "whyy", "сколко"
+            # "whyy", "сколко"
+            (self._function_words_near(len(word)), fuzz.ratio, _FUNCTION_TYPO_RATIO),
             # a swap of two letters in a short word: "waht", "hwo"
             (self._function_by_letters.get("".join(sorted(word)), ()), OSA.distance, 1),
             # one wrong letter in a long question word: "почиму", "сколка"
@@ -518,6 +561,14 @@ class _LangIndex:
         if self.correct(word) is None:
             return self._split_run_together(word) or word
         return word
+
+    def _function_words_near(self, length: int) -> list[str]:
+        """The function words long enough and short enough to be a typo of `length` letters."""
+        near = self._function_by_length.get(length)
+        if near is None:
+            near = ratio_reachable(self._function_list, length, _FUNCTION_TYPO_RATIO)
+            self._function_by_length[length] = near
+        return near
 
     def _split_run_together(self, word: str) -> str | None:
         """Split two words typed without a space: "howmany", "whyare", "скольковернулось"."""
@@ -595,30 +646,37 @@ class _LangIndex:
     def query(self, text: str) -> _Query:
         """Turn one message into weighted terms, keeping track of unknown words."""
         raw = self._prepared(text)
+        readings = self._readings
         stems: list[str | None] = []
+        plain: list[str] = []  # every word's own stem, for the names
+        content_words: list[str] = []
         unknown: list[str] = []
         for word in raw:
-            if self._is_function(word):
-                stems.append(stem(word, self.lang))
+            reading = readings.get(word) or self._read(word)
+            function, base, fixed = reading
+            plain.append(base)
+            if function:
+                stems.append(base)
                 continue
-            fixed = self.correct(word)
+            content_words.append(word)
             if fixed is None:
-                unknown.append(stem(word, self.lang))
+                unknown.append(base)
             stems.append(fixed)
         terms: dict[str, float] = {}
         intents = intent_tokens(raw)
         content = self._terms(raw, stems)
-        content_words = [w for w in raw if not self._is_function(w)]
         if not intents and content_words and all(w in ADDRESS_WORDS for w in content_words):
             content = []  # "thank you so much": small talk, not a question about anything
+        idf, max_idf = self.idf, self.max_idf
         for term in content:
-            terms[term] = self._weight(term)
+            terms[term] = idf.get(term, max_idf)
+        intent_weight = self.config.intent_weight
         for token in intents:
-            terms[token] = self._weight(token) * self.config.intent_weight
+            terms[token] = idf.get(token, max_idf) * intent_weight
         for term in unknown:
             terms[f"!{term}"] = self.config.oov_weight
         numbers = frozenset(t for t in terms if t[0].isdigit())
-        places = self._places(raw, [stem(word, self.lang) for word in raw])
+        places = self._places(raw, plain)
         return _Query(
             places=places,
             name_terms=places & terms.keys(),
@@ -629,25 +687,39 @@ class _LangIndex:
             known=sum(1 for t in terms if t[0] not in "!?" and t not in self._address_stems),
         )
 
-    def _weight(self, term: str) -> float:
-        return self.idf.get(term, self.max_idf)
-
     def known_share(self, text: str) -> float:
         """Share of a message's words this language recognizes (for Latin script: en or ru?)."""
         raw = self._prepared(text)
         if not raw:
             return 0.0
+        readings = self._readings
         hits = 0.0
         for probe in raw:
             if probe[0].isdigit():
                 continue
-            if probe in self._function_words:
+            function, base, fixed = readings.get(probe) or self._read(probe)
+            if function:
                 hits += 1
-            elif (fixed := self.correct(probe)) is not None:
+            elif fixed is not None:
                 # A word known as written beats one only reachable as a typo: "privet" is
                 # Russian "привет", not a misspelt English "private".
-                hits += 1 if fixed == stem(probe, self.lang) else 0.5
+                hits += 1 if fixed == base else 0.5
         return hits / len(raw)
+
+    def _read(self, word: str) -> tuple[bool, str, str | None]:
+        """How a word of a message reads: (function word?, its stem, the stem it stands for).
+
+        The last is its own stem for a function word and None for a word the knowledge base
+        does not know (see `correct`). Memoized: each distinct word is stemmed and
+        typo-corrected once, not once per use (query, language detection, names).
+        """
+        function = word in self._function_words
+        base = stem(word, self.lang)
+        reading = (function, base, base if function else self.correct(word))
+        if len(self._readings) >= _WORD_MEMO:
+            self._readings.clear()
+        self._readings[word] = reading
+        return reading
 
     # -- scoring ------------------------------------------------------------------------
 
@@ -684,39 +756,41 @@ class _LangIndex:
         # Rare words pick the candidate questions; very common words (in thousands of
         # questions of a large knowledge base) only add to candidates already picked, so a
         # query costs what its distinctive words cost, not what "why" costs.
-        overlap: dict[int, float] = defaultdict(float)
+        overlap: dict[int, float] = {}
         common: list[tuple[str, float]] = []
+        all_postings = self.postings
+        common_postings = self.common_postings
         for term, weight in query.terms.items():
-            postings = self.postings.get(term, ())
-            if len(postings) > self.common_postings:
+            postings = all_postings.get(term, ())
+            if len(postings) > common_postings:
                 common.append((term, weight))
-                continue
-            for qid in postings:
-                overlap[qid] += weight
+            else:
+                _add_weight(overlap, postings, weight)
         if exclude is not None:  # leave-one-out: the question left out does not count
             overlap.pop(exclude, None)
         if common and not overlap:  # nothing rare to start from: take the common words in full
             for term, weight in common:
-                for qid in self.postings[term]:
-                    overlap[qid] += weight
+                _add_weight(overlap, all_postings[term], weight)
             if exclude is not None:
                 overlap.pop(exclude, None)
         elif common:
             question_terms = self.question_terms
-            for qid in overlap:
-                terms = question_terms[qid]
-                for term, weight in common:
-                    if term in terms:
+            for term, weight in common:  # each question still adds them in query order
+                for qid in overlap:
+                    if term in question_terms[qid]:
                         overlap[qid] += weight
-        best_dice: dict[int, tuple[float, int]] = {}
+        # Each entry's closest question (weighted Dice); on a tie the first one seen wins.
+        best_dice: dict[int, float] = {}
+        best_qid: dict[int, int] = {}
+        best_so_far = best_dice.get
         question_weight = self.question_weight
         question_entry = self.question_entry
-        no_best = (-1.0, -1)
         for qid, shared in overlap.items():
             dice = 2 * shared / (total + question_weight[qid])
             entry = question_entry[qid]
-            if dice > best_dice.get(entry, no_best)[0]:
-                best_dice[entry] = (dice, qid)
+            if dice > best_so_far(entry, -1.0):
+                best_dice[entry] = dice
+                best_qid[entry] = qid
         excluded_entry = question_entry[exclude] if exclude is not None else -1
         # A rare word an entry lacks ("salary", "website") says more than a common one
         # ("people"): it weighs by its rarity, 1.0 for the rarest. Computed once per query.
@@ -727,7 +801,6 @@ class _LangIndex:
                 weight,
                 weight * config.extra_credit,
                 0.0 if term[0] in "!?" else (weight / self.max_idf) ** config.unmatched_rarity,
-                term[0] not in "!?" and term not in names,  # a plain topic word
             )
             for term, weight in query.terms.items()
         ]
@@ -751,27 +824,25 @@ class _LangIndex:
         numbers, places = query.numbers, query.places
         names_apply = bool(names) and not context
         places_apply = bool(places) and not context
+        entry_term_counts, entry_extra = self.entry_term_counts, self.entry_extra
         results: list[tuple[float, int, int]] = []
-        for entry, (dice, qid) in best_dice.items():
-            counts = self.entry_term_counts[entry]
-            extra = self.entry_extra[entry]
-            covered = 0.0
-            unmatched = 0.0
-            topic_covered = topic_lacking = False
-            left_out = self.question_terms[exclude] if entry == excluded_entry else ()
-            for term, weight, extra_weight, lacking, topic in terms:
-                in_questions = counts.get(term, 0)
-                if left_out and term in left_out:
-                    in_questions -= 1
-                if in_questions > 0:
-                    covered += weight
-                    topic_covered = topic_covered or topic
-                elif term in extra:
-                    covered += extra_weight
-                    topic_covered = topic_covered or topic
-                else:
-                    unmatched += lacking
-                    topic_lacking = topic_lacking or topic
+        for entry, dice in best_dice.items():
+            qid = best_qid[entry]
+            counts = entry_term_counts[entry]
+            extra = entry_extra[entry]
+            left_out = self.question_terms[exclude] if entry == excluded_entry else None
+            if left_out is None:
+                covered = 0.0
+                unmatched = 0.0
+                for term, weight, extra_weight, lacking in terms:
+                    if term in counts:  # counts are never 0
+                        covered += weight
+                    elif term in extra:
+                        covered += extra_weight
+                    else:
+                        unmatched += lacking
+            else:
+                covered, unmatched = self._coverage_without(terms, counts, extra, left_out)
             score = (coverage_share * covered + dice_share * dice) * oov_factor
             if unmatched:
                 score *= config.unmatched_penalty ** (unmatched / scale)
@@ -789,7 +860,9 @@ class _LangIndex:
                 score *= config.background_number_penalty if background else config.number_penalty
             if places_apply and places - self.entry_places[entry]:
                 score *= config.place_penalty  # "how many Ukrainians returned?"
-            elif names_apply and topic_lacking and not topic_covered:
+            elif names_apply and self._only_names_shared(
+                terms, names, counts, extra, left_out or frozenset()
+            ):
                 # Only the name is shared: "what's the capital of Kazakhstan?" asks about the
                 # country, not about the man who lived there.
                 score *= config.place_penalty
@@ -802,12 +875,60 @@ class _LangIndex:
                 score *= config.intent_penalty
                 query.wrong_kind.add(entry)
             results.append((score, entry, qid))
-        # Ties go to the entry listed first, whatever order the terms came in.
-        results = heapq.nlargest(_KEEP, results, key=lambda r: (r[0], -r[1]))
+        # Ties go to the entry listed first, whatever order the terms came in: sorted by
+        # entry, then stably by score (two C-level sorts, no key function called per row).
+        results.sort(key=itemgetter(1))
+        results.sort(key=itemgetter(0), reverse=True)
+        results = results[:_KEEP]
         if config.centroid_weight:
             results = self._by_centroid(query, results, exclude, best_dice)
             results.sort(key=lambda r: (-r[0], r[1]))
         return self._refine(query, results, exclude)
+
+    @staticmethod
+    def _coverage_without(
+        terms: list[tuple[str, float, float, float]],
+        counts: dict[str, int],
+        extra: frozenset[str],
+        left_out: frozenset[str],
+    ) -> tuple[float, float]:
+        """Covered and unmatched weight of an entry one of whose questions is left out."""
+        covered = 0.0
+        unmatched = 0.0
+        for term, weight, extra_weight, lacking in terms:
+            in_questions = counts.get(term, 0)
+            if term in left_out:
+                in_questions -= 1
+            if in_questions > 0:
+                covered += weight
+            elif term in extra:
+                covered += extra_weight
+            else:
+                unmatched += lacking
+        return covered, unmatched
+
+    @staticmethod
+    def _only_names_shared(
+        terms: list[tuple[str, float, float, float]],
+        names: frozenset[str],
+        counts: dict[str, int],
+        extra: frozenset[str],
+        left_out: frozenset[str],
+    ) -> bool:
+        """Whether the entry lacks a plain topic word of the query and holds none of them.
+
+        Only asked when the query names a place or person, so the main loop skips it.
+        """
+        topic_covered = topic_lacking = False
+        for term, *_ in terms:
+            if term[0] in "!?" or term in names:
+                continue  # not a plain topic word
+            in_questions = counts.get(term, 0) - (term in left_out)
+            if in_questions > 0 or term in extra:
+                topic_covered = True
+            else:
+                topic_lacking = True
+        return topic_lacking and not topic_covered
 
     def _refine(
         self, query: _Query, results: list[tuple[float, int, int]], exclude: int | None
