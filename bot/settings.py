@@ -111,12 +111,22 @@ def _unknown_settings(environ: Mapping[str, str]) -> list[str]:
     return lines
 
 
+def _holds_token(path: Path) -> bool:
+    """Whether a credential file exists with anything but whitespace in it."""
+    try:
+        return bool(path.read_bytes().strip())
+    except OSError:
+        return False
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
     """Build settings, or raise SettingsError with one clear line.
 
-    When systemd's $CREDENTIALS_DIRECTORY is set, the token is read from the file
-    `returnbot_token` there and a RETURNBOT_TOKEN in the environment is ignored, so the
-    secret never has to sit in the environment or a process list.
+    When systemd's $CREDENTIALS_DIRECTORY holds a non-blank file `returnbot_token`, the
+    token is read from it and a RETURNBOT_TOKEN in the environment is ignored, so the
+    secret never has to sit in the environment or a process list. A blank one is what the
+    unit passes when /etc/returnbot/token does not exist (its SetCredential= fallback,
+    which keeps a missing file from failing the start): then RETURNBOT_TOKEN is used.
     """
     env = dict(os.environ if environ is None else environ)
     unknown = _unknown_settings(env)
@@ -124,6 +134,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         raise SettingsError("; ".join(unknown))
     credentials = env.get("CREDENTIALS_DIRECTORY")
     secrets_dir = Path(credentials) if credentials and Path(credentials).is_dir() else None
+    if secrets_dir is not None and not _holds_token(secrets_dir / TOKEN_FILE):
+        secrets_dir = None
     if secrets_dir is not None:
         env.pop(f"{ENV_PREFIX}TOKEN", None)
         env.pop(f"{ENV_PREFIX}TOKEN".lower(), None)

@@ -154,12 +154,24 @@ def test_credential_file_wins_over_the_environment(credentials: Path) -> None:
     assert settings.token.get_secret_value() == TOKEN
 
 
-def test_environment_token_is_ignored_once_systemd_passes_credentials(credentials: Path) -> None:
-    """The unit's credential is the only token source; a stray env token must not sneak in."""
+@pytest.mark.parametrize("content", ["\n", "", None])
+def test_a_blank_or_absent_credential_leaves_the_environment_token(
+    credentials: Path, content: str | None
+) -> None:
+    """The unit's SetCredential= fallback passes a blank file when /etc/returnbot/token is
+    missing: the operator's RETURNBOT_TOKEN (from the 0600 environment file) is used."""
+    if content is not None:
+        (credentials / "returnbot_token").write_text(content, encoding="utf-8")
     settings = load_settings(
         {"CREDENTIALS_DIRECTORY": str(credentials), "RETURNBOT_TOKEN": OTHER_TOKEN}
     )
-    assert settings.token is None
+    assert settings.token is not None
+    assert settings.token.get_secret_value() == OTHER_TOKEN
+
+
+def test_a_blank_credential_and_no_environment_token_means_no_token(credentials: Path) -> None:
+    (credentials / "returnbot_token").write_text("\n", encoding="utf-8")
+    assert load_settings({"CREDENTIALS_DIRECTORY": str(credentials)}).token is None
 
 
 def test_a_missing_credentials_directory_falls_back_to_the_environment(tmp_path: Path) -> None:

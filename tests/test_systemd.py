@@ -297,3 +297,13 @@ def test_env_example_lists_every_setting_with_a_valid_default() -> None:
     expected = {ENV_PREFIX + name.upper() for name in Settings.model_fields} - {"RETURNBOT_TOKEN"}
     assert set(documented) == expected
     load_settings(documented)  # all defaults shown are accepted as written
+
+
+def test_a_missing_token_file_does_not_fail_the_start() -> None:
+    """LoadCredential= alone makes a missing /etc/returnbot/token a start failure (243);
+    a SetCredential= of the same id is systemd's documented fallback (systemd.exec(5))."""
+    text = UNIT.read_text(encoding="utf-8")
+    loaded = re.findall(r"^LoadCredential=([^:\n]+):", text, re.M)
+    fallback = re.findall(r"^SetCredential=([^:\n]+):(.*)$", text, re.M)
+    assert loaded == ["returnbot_token"]
+    assert fallback == [("returnbot_token", "\\n")]  # blank: the bot reads RETURNBOT_TOKEN
