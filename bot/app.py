@@ -105,9 +105,12 @@ class ReturnBot(ExtBot[int]):
         *,
         keyboard_json: str | None = None,
         reply_parameters: ReplyParameters | None = None,
+        message_thread_id: int | None = None,
     ) -> None:
         """Send a text message with the bot's Defaults; raise what send_message would."""
         data: dict[str, object] = {"chat_id": chat_id, "text": text, **self._send_text_defaults}
+        if message_thread_id is not None:
+            data["message_thread_id"] = message_thread_id
         if keyboard_json is not None:
             data["reply_markup"] = keyboard_json
         if reply_parameters is not None:

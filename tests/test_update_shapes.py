@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fakes.bot_api import FakeBotAPI, JSONDict
-from test_bot import new_user, reply_to, text_of
+from test_bot import edit_of, new_user, reply_to, text_of, ui
 
 _forum_ids = itertools.count(-100_800_000_001, -1)
 
@@ -64,3 +64,48 @@ def test_an_update_the_library_cannot_read_is_skipped_and_its_content_never_logg
         r.levelno == logging.WARNING and str(bad["update_id"]) in r.getMessage()
         for r in caplog.records
     )
+
+
+# ------------------------------------------------------------------------------ forum topics
+
+
+def test_replies_in_a_forum_topic_stay_in_that_topic(
+    bot: Any, fake: FakeBotAPI, user: JSONDict
+) -> None:
+    forum = new_forum()
+    fake.send_command("help", user=user, chat=forum, chat_type="supergroup", message_thread_id=7)
+    assert reply_to(fake, forum["id"]).params.get("message_thread_id") == 7
+
+    fake.send_in_group(
+        "Who is Evgeniy?",
+        user=user,
+        chat=forum,
+        chat_type="supergroup",
+        mention_bot=True,
+        message_thread_id=7,
+    )
+    answer = reply_to(fake, forum["id"])
+    assert text_of(answer).startswith("Evgeniy")
+    assert answer.params.get("message_thread_id") == 7
+
+    # A button under a message in the topic answers in the topic too.
+    fake.send_command("topics", user=user, chat=forum, chat_type="supergroup", message_thread_id=7)
+    topics = reply_to(fake, forum["id"])
+    fake.press_button(topics, "t:people|en", user=user)
+    entries = edit_of(fake, "editMessageText", topics)
+    fake.press_button(entries.result, "a:evgeniy|en", user=user)
+    opened = reply_to(fake, forum["id"])
+    assert text_of(opened).startswith("Evgeniy")
+    assert opened.params.get("message_thread_id") == 7
+
+
+def test_the_apology_goes_to_the_topic_of_the_question(
+    bot: Any, fake: FakeBotAPI, user: JSONDict
+) -> None:
+    forum = new_forum()
+    fake.fail_next("sendMessage", 400, "Bad Request: can't parse entities")
+    fake.send_command("help", user=user, chat=forum, chat_type="supergroup", message_thread_id=9)
+    assert fake.wait_for_reply(forum["id"]).status == 400
+    apology = reply_to(fake, forum["id"])
+    assert text_of(apology) == ui(bot, "error")
+    assert apology.params.get("message_thread_id") == 9
