@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from fakes.bot_api import FakeBotAPI, JSONDict
-from test_bot import edit_of, new_user, reply_to, text_of, ui
+from fakes.bot_api import QUERY_INVALID, FakeBotAPI, JSONDict
+from test_bot import buttons_of, command, edit_of, new_user, reply_to, text_of, ui
 
 _forum_ids = itertools.count(-100_800_000_001, -1)
 
@@ -109,3 +109,21 @@ def test_the_apology_goes_to_the_topic_of_the_question(
     apology = reply_to(fake, forum["id"])
     assert text_of(apology) == ui(bot, "error")
     assert apology.params.get("message_thread_id") == 9
+
+
+# ------------------------------------------------------------------------------ buttons
+
+
+def test_a_button_pressed_too_long_ago_to_acknowledge_still_answers(
+    bot: Any, fake: FakeBotAPI, user: JSONDict
+) -> None:
+    """After downtime Telegram delivers presses whose query has expired: do the job anyway."""
+    topics = command(fake, "topics", user)
+    fake.fail_next("answerCallbackQuery", 400, f"Bad Request: {QUERY_INVALID}")
+    fake.press_button(topics, "t:people|en", user=user)
+    entries = edit_of(fake, "editMessageText", topics)
+    assert "a:evgeniy|en" in buttons_of(entries)
+
+    fake.fail_next("answerCallbackQuery", 400, f"Bad Request: {QUERY_INVALID}")
+    fake.press_button(entries.result, "a:evgeniy|en", user=user)
+    assert text_of(reply_to(fake, user["id"])).startswith("Evgeniy")
