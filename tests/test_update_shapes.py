@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from fakes.bot_api import QUERY_INVALID, FakeBotAPI, JSONDict
-from test_bot import buttons_of, command, edit_of, new_user, reply_to, text_of, ui
+from test_bot import buttons_of, command, edit_of, kb_of, new_user, reply_to, text_of, ui
 
 _forum_ids = itertools.count(-100_800_000_001, -1)
 
@@ -127,3 +127,32 @@ def test_a_button_pressed_too_long_ago_to_acknowledge_still_answers(
     fake.fail_next("answerCallbackQuery", 400, f"Bad Request: {QUERY_INVALID}")
     fake.press_button(entries.result, "a:evgeniy|en", user=user)
     assert text_of(reply_to(fake, user["id"])).startswith("Evgeniy")
+
+
+# ------------------------------------------------------------------------------ inline mode
+
+
+def test_a_message_sent_through_the_bots_own_inline_mode_is_not_answered_again(
+    bot: Any, fake: FakeBotAPI, user: JSONDict
+) -> None:
+    """Choosing an inline result in the bot's own chat posts the answer there: it is done."""
+    entry = kb_of(bot).entry("evgeniy")
+    assert entry is not None
+    posted = fake.send_text(entry.answer.en, user=user, extra={"via_bot": fake.bot_user})
+    bot.wait_handled(posted)
+    assert fake.sent_messages(user["id"]) == []
+    # Through another bot it is the user's own message: answered as usual.
+    other = {"id": 999, "is_bot": True, "first_name": "Other", "username": "other_bot"}
+    fake.send_text("Who is Evgeniy?", user=user, extra={"via_bot": other})
+    assert text_of(reply_to(fake, user["id"])).startswith("Evgeniy")
+
+
+def test_an_inline_request_for_a_next_page_gets_no_repeats(
+    bot: Any, fake: FakeBotAPI, user: JSONDict
+) -> None:
+    """Every result goes in the first page; a client asking for more must not get them twice."""
+    update = fake.inline_query("who is evgeniy " * 16, user=user, offset="10")
+    query_id = update["inline_query"]["id"]
+    call = fake.wait_for("answerInlineQuery", lambda p: p.get("inline_query_id") == query_id)
+    assert call.ok, call.description
+    assert call.params["results"] == []
