@@ -24,7 +24,7 @@ from telegram import BotCommand, LinkPreviewOptions, ReplyParameters, Update
 from telegram._utils.defaultvalue import DEFAULT_NONE, DefaultValue
 from telegram._utils.types import JSONDict, ODVInput, TimePeriod
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -58,6 +58,9 @@ WATCH_INTERVAL = 2.0  # seconds between checks of the knowledge folder
 CONCURRENT_UPDATES = 32
 CONNECTION_POOL_SIZE = 32
 _MAX_REMEMBERED_VOTES = 50_000
+# Waits before sending a reply again after a 5xx or a connection failure: a Bot API that
+# hiccups for a few seconds loses no answer, and a stop (TimeoutStopSec=15) is not held up.
+SEND_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
 # New container objects between two passes of the cyclic collector over its youngest
 # generation (CPython's default is 700); see collect_young_less_often.
 YOUNG_GC_THRESHOLD = 5000
@@ -107,7 +110,11 @@ class ReturnBot(ExtBot[int]):
         reply_parameters: ReplyParameters | None = None,
         message_thread_id: int | None = None,
     ) -> None:
-        """Send a text message with the bot's Defaults; raise what send_message would."""
+        """Send a text message with the bot's Defaults; raise what send_message would.
+
+        A failure that cannot have delivered the message (5xx, connection refused) is
+        retried after each of SEND_RETRY_DELAYS; a flood wait is the rate limiter's job.
+        """
         data: dict[str, object] = {"chat_id": chat_id, "text": text, **self._send_text_defaults}
         if message_thread_id is not None:
             data["message_thread_id"] = message_thread_id
@@ -115,7 +122,20 @@ class ReturnBot(ExtBot[int]):
             data["reply_markup"] = keyboard_json
         if reply_parameters is not None:
             data["reply_parameters"] = reply_parameters
-        await self._post("sendMessage", data)
+        for delay in (*SEND_RETRY_DELAYS, None):
+            try:
+                await self._post("sendMessage", data)
+                return
+            except (BadRequest, TimedOut):
+                # Refused for good, or maybe delivered after all: a retry could only repeat.
+                raise
+            except NetworkError as exc:  # 5xx, connection refused or reset: nothing was sent
+                if delay is None:
+                    raise
+                logger.warning(
+                    "sending a reply failed (%s); retrying in %.2f s", type(exc).__name__, delay
+                )
+                await asyncio.sleep(delay)
 
     async def get_updates(
         self,
