@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 ReplyKind = Literal["answer", "clarify", "unknown", "info", "topics", "topic", "expired"]
 
 # Callback data: a short action code and an id, always well within Telegram's 64 bytes.
+MAX_QUESTION_CHARS = 4096  # Telegram's limit for a message
 ACTION_ENTRY = "a"  # a:<entry-id>        open an entry
 ACTION_TOPIC = "t"  # t:<topic-id>        list a topic's entries
 ACTION_TOPICS = "top"  # top              back to the topic list
@@ -103,7 +104,13 @@ class Answers:
         chat_lang: Lang | None = None,
         record: bool = True,
     ) -> Reply:
-        """Answer one question; unknown and clarify are logged as gaps, without identity."""
+        """Answer one question; unknown and clarify are logged as gaps, without identity.
+
+        Only the first MAX_QUESTION_CHARS count, as in Telegram, which never delivers more:
+        the local chat and `returnbot ask` read whatever a line holds, and matching time
+        grows faster than the length of a word (a 100,000-letter line took minutes).
+        """
+        text = text[:MAX_QUESTION_CHARS]
         snapshot = self.runtime.current
         result = snapshot.matcher.match(text, hint or chat_lang)
         lang: Lang = chat_lang or result.lang

@@ -14,15 +14,17 @@ import json
 import logging
 import signal
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, LinkPreviewOptions, ReplyParameters, Update
+from telegram._utils.defaultvalue import DEFAULT_NONE, DefaultValue
+from telegram._utils.types import JSONDict, ODVInput, TimePeriod
 from telegram.constants import ParseMode
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import BadRequest, InvalidToken, NetworkError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -56,6 +58,9 @@ WATCH_INTERVAL = 2.0  # seconds between checks of the knowledge folder
 CONCURRENT_UPDATES = 32
 CONNECTION_POOL_SIZE = 32
 _MAX_REMEMBERED_VOTES = 50_000
+# Waits before sending a reply again after a 5xx or a connection failure: a Bot API that
+# hiccups for a few seconds loses no answer, and a stop (TimeoutStopSec=15) is not held up.
+SEND_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0)
 # New container objects between two passes of the cyclic collector over its youngest
 # generation (CPython's default is 700); see collect_young_less_often.
 YOUNG_GC_THRESHOLD = 5000
@@ -103,14 +108,100 @@ class ReturnBot(ExtBot[int]):
         *,
         keyboard_json: str | None = None,
         reply_parameters: ReplyParameters | None = None,
+        message_thread_id: int | None = None,
     ) -> None:
-        """Send a text message with the bot's Defaults; raise what send_message would."""
+        """Send a text message with the bot's Defaults; raise what send_message would.
+
+        A failure that cannot have delivered the message (5xx, connection refused) is
+        retried after each of SEND_RETRY_DELAYS; a flood wait is the rate limiter's job.
+        """
         data: dict[str, object] = {"chat_id": chat_id, "text": text, **self._send_text_defaults}
+        if message_thread_id is not None:
+            data["message_thread_id"] = message_thread_id
         if keyboard_json is not None:
             data["reply_markup"] = keyboard_json
         if reply_parameters is not None:
             data["reply_parameters"] = reply_parameters
-        await self._post("sendMessage", data)
+        for delay in (*SEND_RETRY_DELAYS, None):
+            try:
+                await self._post("sendMessage", data)
+                return
+            except (BadRequest, TimedOut):
+                # Refused for good, or maybe delivered after all: a retry could only repeat.
+                raise
+            except NetworkError as exc:  # 5xx, connection refused or reset: nothing was sent
+                if delay is None:
+                    raise
+                logger.warning(
+                    "sending a reply failed (%s); retrying in %.2f s", type(exc).__name__, delay
+                )
+                await asyncio.sleep(delay)
+
+    async def get_updates(
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: TimePeriod | None = None,  # noqa: ASYNC109 - PTB's signature
+        allowed_updates: Sequence[str] | None = None,
+        *,
+        read_timeout: ODVInput[float] = DEFAULT_NONE,
+        write_timeout: ODVInput[float] = DEFAULT_NONE,
+        connect_timeout: ODVInput[float] = DEFAULT_NONE,
+        pool_timeout: ODVInput[float] = DEFAULT_NONE,
+        api_kwargs: JSONDict | None = None,
+    ) -> tuple[Update, ...]:
+        """PTB's get_updates, except that an update it cannot read does not stall polling.
+
+        PTB parses a batch in one go: a single update it cannot read (an emulator's odd
+        shape, a Bot API newer than PTB) fails the whole batch, the updater never moves its
+        offset past it and fetches the same batch again at once, forever, logging every
+        update of the batch (user ids, names, texts) at CRITICAL each time. Here each update
+        is read on its own; one that fails is logged by id only and stands as an empty
+        Update, so the offset moves past it and the rest of the batch is served.
+        """
+        if isinstance(read_timeout, DefaultValue):
+            base_timeout = self._request[0].read_timeout or 0  # PTB's own rule, as in super()
+        else:
+            base_timeout = read_timeout or 0
+        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout or 0
+        data: JSONDict = {
+            "timeout": timeout,
+            "offset": offset,
+            "limit": limit,
+            "allowed_updates": allowed_updates,
+        }
+        result = await self._post(
+            "getUpdates",
+            data,
+            read_timeout=base_timeout + seconds,
+            write_timeout=write_timeout,
+            connect_timeout=connect_timeout,
+            pool_timeout=pool_timeout,
+            api_kwargs=api_kwargs,
+        )
+        updates = []
+        for raw in result if isinstance(result, list) else ():
+            update = _read_update(raw, self)
+            if update is not None:
+                self.insert_callback_data(update)
+                updates.append(update)
+        return tuple(updates)
+
+
+def _read_update(raw: object, bot: ReturnBot) -> Update | None:
+    """One update from getUpdates; unreadable becomes an empty Update, never an exception."""
+    update_id = raw.get("update_id") if isinstance(raw, dict) else None
+    try:
+        update = Update.de_json(raw, bot)  # type: ignore[arg-type]
+    except Exception as exc:  # any shape PTB chokes on; its content must not reach the log
+        update = None
+        logger.warning("skipped update %s: unreadable (%s)", update_id, type(exc).__name__)
+    if update is not None:
+        return update
+    if isinstance(update_id, int) and not isinstance(update_id, bool):
+        # Confirmed like any other update; no handler has anything to do with it.
+        return Update(update_id)
+    return None
 
 
 @dataclass(frozen=True)

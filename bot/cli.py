@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import io
 import json
 import os
 import signal
@@ -162,6 +163,16 @@ def result_json(answers: Answers, reply: Reply) -> dict[str, object]:
     }
 
 
+def _forgiving_stdin() -> None:
+    """Read undecodable bytes on stdin as U+FFFD instead of dying with a traceback.
+
+    Under a UTF-8 locale Python decodes stdin strictly: one Latin-1 or binary byte in a
+    piped file (or a terminal in another encoding) ended `ask` and `chat` mid-stream.
+    """
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(errors="replace")
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     """Answer one question, or one per stdin line as JSON lines (batch mode)."""
     snapshot = _snapshot(args)
@@ -175,6 +186,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             _out(to_plain(reply, numbered=False))
         return EXIT_OK
+    _forgiving_stdin()
     for line in sys.stdin:
         question = line.rstrip("\n")
         if not question.strip():
@@ -193,6 +205,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     answers = Answers(KnowledgeRuntime(snapshot.kb.root, snapshot))
     chat = LocalChat(answers, lang=args.lang)
     interactive = sys.stdin.isatty()
+    _forgiving_stdin()
     run_chat(chat, sys.stdin, _write, prompt="> " if interactive else "")
     return EXIT_OK
 

@@ -22,6 +22,27 @@ _QUIET_LOGGERS = {"httpx": logging.WARNING, "httpcore": logging.WARNING}
 _CAPPED_LOGGERS = ("telegram", "apscheduler", "asyncio")
 
 
+# PTB logs the raw JSON of an update it cannot read (user ids, names, texts) at CRITICAL,
+# after this mark: in webhook mode for every such update.
+_RAW_UPDATE_MARK = "Received data was"
+
+
+class RawUpdateFilter(logging.Filter):
+    """Cut the update content out of PTB's "could not process" messages: no user data in logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record, minus everything from the mark on."""
+        if (
+            record.name.startswith("telegram")
+            and isinstance(record.msg, str)
+            and _RAW_UPDATE_MARK in record.msg
+        ):
+            head = record.msg.split(_RAW_UPDATE_MARK, 1)[0].rstrip()
+            record.msg = f"{head} (the update's content is not logged)"
+            record.args = None
+        return True
+
+
 class RedactingFilter(logging.Filter):
     """Replace secrets (and anything token-shaped) in the final message with [REDACTED]."""
 
@@ -55,6 +76,7 @@ def configure_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
         fmt = "%(asctime)s " + fmt
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(fmt))
+    handler.addFilter(RawUpdateFilter())  # before RedactingFilter renders the message
     handler.addFilter(RedactingFilter(secrets))
     root = logging.getLogger()
     for existing in list(root.handlers):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 
-from telegram import InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.answers import ACTION_FEEDBACK, ACTION_LANG
 from handlers.replies import bot_data, decode_action, edit_or_send, send_reply, user_lang
+
+logger = logging.getLogger(__name__)
 
 
 def _without_feedback(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
@@ -21,6 +24,19 @@ def _without_feedback(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMark
     ]
     rows = [row for row in rows if row]
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+async def _acknowledge(query: CallbackQuery, text: str | None = None, alert: bool = False) -> None:
+    """Answer the press (stops the client's spinner); a refusal must not cancel the action.
+
+    Telegram refuses to acknowledge a press older than about 15 seconds ("query is too
+    old"): after downtime, every press queued meanwhile. The user still wants what the
+    button does, so the handler carries on.
+    """
+    try:
+        await query.answer(text, show_alert=alert)
+    except TelegramError as exc:
+        logger.info("could not acknowledge a button press (%s); carrying on", type(exc).__name__)
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -41,22 +57,22 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         and isinstance(message, Message)
         and (message.chat.id, message.message_id) in data.voted
     ):
-        await query.answer(data.require().answers.text("feedback_thanks", lang).text)
+        await _acknowledge(query, data.require().answers.text("feedback_thanks", lang).text)
         return
     reply = data.require().answers.press(action, lang=lang)
     if reply.kind == "expired":
-        await query.answer(reply.text, show_alert=True)
+        await _acknowledge(query, reply.text, alert=True)
         return
     if is_feedback:
         if isinstance(message, Message):
             data.remember_vote(message.chat.id, message.message_id)
-        await query.answer(reply.text)
+        await _acknowledge(query, reply.text)
         if isinstance(message, Message):
             # A message too old to edit keeps its buttons; the vote still counts once.
             with contextlib.suppress(BadRequest):
                 await message.edit_reply_markup(_without_feedback(message.reply_markup))
         return
-    await query.answer()
+    await _acknowledge(query)
     if action.startswith(f"{ACTION_LANG}:"):
         if update.effective_chat is not None:
             data.chat_langs[update.effective_chat.id] = reply.lang

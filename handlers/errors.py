@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from handlers.replies import bot_data, user_lang
+from handlers.replies import bot_data, topic_of, user_lang
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     try:
         text = data.require().answers.text("error", user_lang(update, data)).text
-        await context.bot.send_message(update.effective_chat.id, text)
+        await context.bot.send_message(
+            update.effective_chat.id, text, message_thread_id=topic_of(update.effective_message)
+        )
     except TelegramError as exc:
         logger.warning("could not apologize in the chat: %s", type(exc).__name__)

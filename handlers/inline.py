@@ -52,6 +52,11 @@ async def answer_inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE
     query = update.inline_query
     if query is None:
         return
+    if query.offset:
+        # Every result goes in the first page (no next_offset is ever given), so a request
+        # for a next page must get nothing, or the client would list them all twice.
+        await query.answer([], cache_time=60, is_personal=False)
+        return
     data = bot_data(context)
     kb = data.require().runtime.current.kb
     hint = lang_from_code(query.from_user.language_code) or "en"

@@ -48,6 +48,8 @@ async def answer_question(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     chat = update.effective_chat
     if message is None or chat is None or not message.text:
         return
+    if message.via_bot is not None and message.via_bot.id == context.bot.id:
+        return  # an answer the user chose in our inline mode: already answered
     text = message.text
     in_group = chat.type != chat.PRIVATE
     if in_group:

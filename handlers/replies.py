@@ -104,6 +104,17 @@ def chat_choice(update: Update, data: BotData) -> Lang | None:
     return data.chat_langs.get(chat.id) if chat is not None else None  # type: ignore[return-value]
 
 
+def topic_of(message: MaybeInaccessibleMessage | None) -> int | None:
+    """The forum topic a message is in, so the answer goes there and not to "General".
+
+    Only a topic message's thread id may be sent back (PTB's rule too): in a group without
+    topics, message_thread_id names a reply chain, and Telegram refuses it as a target.
+    """
+    if isinstance(message, Message) and message.is_topic_message:
+        return message.message_thread_id
+    return None
+
+
 async def send_reply(
     update: Update, context: ContextTypes.DEFAULT_TYPE, reply: Reply, *, quote: bool = False
 ) -> None:
@@ -124,6 +135,7 @@ async def send_reply(
         if quote and message is not None
         else None
     )
+    thread = topic_of(message)
     chunks, _, markup_json = rendered(reply)
     last = len(chunks) - 1
     try:
@@ -133,6 +145,7 @@ async def send_reply(
                 chunk,
                 keyboard_json=markup_json if index == last else None,
                 reply_parameters=parameters if index == 0 else None,
+                message_thread_id=thread,
             )
     except Forbidden:
         logger.info("a user has blocked the bot or left; reply dropped")
@@ -167,5 +180,6 @@ __all__ = [
     "keyboard",
     "rendered",
     "send_reply",
+    "topic_of",
     "user_lang",
 ]

@@ -16,11 +16,12 @@ CLI_TIMEOUT = 120.0  # a safety net against a hang, not a timing assertion
 
 
 def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | None = None
+    *args: str, cwd: Path, env: dict[str, str] | None = None, stdin: str | bytes | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m bot ARGS` with nothing inherited but PATH and HOME (plus `env`).
 
     PYTHONPATH pins the code under test to this checkout, whatever the venv has installed.
+    `stdin` as bytes is piped as it is (any encoding, or none); output is always text.
     """
     environ = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -28,6 +29,18 @@ def run_cli(
         "PYTHONPATH": str(REPO),
     }
     environ.update(env or {})
+    if isinstance(stdin, bytes):
+        raw = subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            env=environ,
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            timeout=CLI_TIMEOUT,
+            check=False,
+        )
+        out, err = (raw.stdout.decode("utf-8"), raw.stderr.decode("utf-8", "replace"))
+        return subprocess.CompletedProcess(raw.args, raw.returncode, out, err)
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         env=environ,

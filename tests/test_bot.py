@@ -623,13 +623,38 @@ def test_bot_survives_send_errors(
     failed = fake.wait_for_reply(user["id"])
     assert failed.status == code
 
-    if code == 429:  # PTB's rate limiter waits retry_after and sends the same message again
+    if code == 429 or code >= 500:
+        # PTB's rate limiter waits retry_after, send_text waits a moment after a 5xx, and
+        # both send the same message again.
         retried = reply_to(fake, user["id"])
         assert retried.params["text"] == failed.params["text"]
     elif code != 403:  # the error handler apologizes; a blocked user can't be told anything
         assert text_of(reply_to(fake, user["id"])) == ui(bot, "error")
 
     assert text_of(ask(fake, "What did Alexey say?", user)).startswith("Alexey")
+
+
+def test_a_bot_api_failing_for_a_while_loses_no_answer(
+    bot: Any, fake: FakeBotAPI, user: JSONDict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot_app, "SEND_RETRY_DELAYS", (0.05, 0.05, 0.05, 0.05))
+    fake.fail_next("sendMessage", 502, times=2)
+    fake.fail_next("sendMessage", 503)
+    fake.send_text("Who is Evgeniy?", user=user)
+    statuses = [fake.wait_for_reply(user["id"]).status for _ in range(3)]
+    assert statuses == [502, 502, 503]
+    assert text_of(reply_to(fake, user["id"])).startswith("Evgeniy")
+
+
+def test_a_reply_that_never_gets_through_ends_in_the_apology(
+    bot: Any, fake: FakeBotAPI, user: JSONDict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bot_app, "SEND_RETRY_DELAYS", (0.05, 0.05, 0.05, 0.05))
+    attempts = len(bot_app.SEND_RETRY_DELAYS) + 1
+    fake.fail_next("sendMessage", 500, times=attempts)
+    fake.send_text("Who is Evgeniy?", user=user)
+    assert [fake.wait_for_reply(user["id"]).status for _ in range(attempts)] == [500] * attempts
+    assert text_of(reply_to(fake, user["id"])) == ui(bot, "error")
 
 
 def test_bot_survives_a_failed_long_poll(bot: Any, fake: FakeBotAPI, user: JSONDict) -> None:

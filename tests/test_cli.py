@@ -146,6 +146,30 @@ def test_ask_without_a_question_answers_each_stdin_line_as_json(
     assert results[3]["quote"]["text"] == quoted.quote.text  # type: ignore[union-attr]
 
 
+# A UTF-8 locale that decodes stdin strictly, as a desktop's en_US.UTF-8 does (C and C.UTF-8
+# are lenient, so the default environment of a test run would hide the problem).
+STRICT_UTF8 = {"PYTHONIOENCODING": "utf-8:strict"}
+
+
+def test_ask_survives_undecodable_bytes_and_a_huge_line(kb: KnowledgeBase, tmp_path: Path) -> None:
+    entry = first_entry(kb, quote=False, sourced=True)
+    question = entry.questions.en[0].encode()
+    stdin = b"\n".join([question, b"caf\xe9 \xff\xfe?", b"a" * 100_000, b"", question]) + b"\n"
+    done = run_cli("ask", cwd=tmp_path, stdin=stdin, env=STRICT_UTF8)
+    assert done.returncode == 0, done.stderr
+    results = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["entry"] for r in results] == [entry.id, None, None, entry.id]
+
+
+def test_chat_survives_undecodable_bytes(kb: KnowledgeBase, tmp_path: Path) -> None:
+    entry = first_entry(kb, quote=False, sourced=True)
+    stdin = b"\xff\xfe \xc3(\n" + entry.questions.en[0].encode() + b"\n"
+    done = run_cli("chat", cwd=tmp_path, stdin=stdin, env=STRICT_UTF8)
+    assert done.returncode == 0, done.stderr
+    assert entry.answer.get("en") in done.stdout
+    assert done.stderr == ""
+
+
 # --------------------------------------------------------------------------------------------
 # returnbot chat, and plain `returnbot` without a token
 

@@ -704,3 +704,40 @@ def test_application_polls_replies_and_handles_buttons(fake: FakeBotAPI) -> None
     methods = [call.method for call in fake.requests()]
     assert methods[:3] == ["getMe", "deleteWebhook", "getUpdates"]
     assert fake.pending_updates() == []  # PTB confirmed everything on shutdown
+
+
+# ------------------------------------------------------------------------------- odd updates
+
+
+def test_raw_updates_lone_surrogates_and_forum_topics_reach_a_client(fake: FakeBotAPI) -> None:
+    """Shapes the bot tests rely on: delivered as given, and threads honoured like Telegram."""
+    raw = fake.send_raw_update({"message": {"message_id": 1, "text": "no chat, no date"}})
+    lone = fake.send_text("\ud800 lone surrogate")
+    forum = {"id": -100_555, "type": "supergroup", "title": "Forum"}
+    topic = fake.send_in_group(
+        "in a topic", chat=forum, chat_type="supergroup", message_thread_id=5
+    )
+    assert topic["message"]["chat"]["is_forum"] is True
+
+    status, body = _raw_post(fake, "getUpdates", b"{}", "application/json")
+    assert status == 200
+    assert [u["update_id"] for u in body["result"]] == [
+        raw["update_id"],
+        lone["update_id"],
+        topic["update_id"],
+    ]
+    assert body["result"][0]["message"] == {"message_id": 1, "text": "no chat, no date"}
+    assert body["result"][1]["message"]["text"] == "\ud800 lone surrogate"
+    assert body["result"][2]["message"]["message_thread_id"] == 5
+    assert body["result"][2]["message"]["is_topic_message"] is True
+
+    def send(chat_id: int) -> tuple[int, dict[str, Any]]:
+        payload = {"chat_id": chat_id, "text": "hi", "message_thread_id": 5}
+        return _raw_post(fake, "sendMessage", json.dumps(payload).encode(), "application/json")
+
+    status, body = send(forum["id"])
+    assert status == 200
+    assert body["result"]["message_thread_id"] == 5
+    assert body["result"]["is_topic_message"] is True
+    status, body = send(-100_556)  # a supergroup without topics
+    assert (status, body["description"]) == (400, "Bad Request: message thread not found")

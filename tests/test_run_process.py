@@ -983,5 +983,13 @@ def test_webhook_mode_serves_updates_with_the_secret_only(
     reply = fake.wait_for_reply(4_400_002, timeout=REPLY_TIMEOUT)
     assert "Source:" in str(reply.params["text"])
     assert not fake.sent_messages(4_400_001)
+    # An update PTB cannot read (no chat, no date) is refused without logging its content.
+    unreadable = {"update_id": 77, "message": {"message_id": 1, "text": "private words 8123"}}
+    assert _post_update(port, "hook/returnbot", unreadable, secret=secret) == 400
+    later = fake.send_text("who is Evgeniy?", user=make_user(4_400_003))
+    assert _post_update(port, "hook/returnbot", later, secret=secret) == 200
+    fake.wait_for_reply(4_400_003, timeout=REPLY_TIMEOUT)
     assert secret not in bot.stderr
     assert stop(bot) == 0
+    assert "private words" not in bot.stderr
+    assert "content is not logged" in bot.stderr

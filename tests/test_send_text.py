@@ -18,6 +18,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyP
 from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import Application
 
+from bot import app as bot_app
 from bot.app import CONCURRENT_UPDATES, ReturnBot, build_application
 from bot.systemd import SystemdNotifier
 
@@ -122,8 +123,12 @@ def test_send_text_raises_what_send_message_raises(
     code: int,
     description: str | None,
     error: type[TelegramError],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    fake_api.fail_next("sendMessage", code, description, times=2)
+    # After a 5xx send_text tries again (SEND_RETRY_DELAYS) and raises once all tries failed.
+    monkeypatch.setattr(bot_app, "SEND_RETRY_DELAYS", (0.01, 0.01))
+    tries = 3 if code >= 500 else 1
+    fake_api.fail_next("sendMessage", code, description, times=1 + tries)
 
     async def scenario(bot: ReturnBot) -> tuple[TelegramError, TelegramError]:
         with pytest.raises(error) as by_send_message:
@@ -135,7 +140,7 @@ def test_send_text_raises_what_send_message_raises(
     expected, got = run_with_bot(app, scenario)
     assert type(got) is type(expected)
     assert str(got) == str(expected)
-    assert [call.status for call in fake_api.requests("sendMessage")] == [code, code]
+    assert [call.status for call in fake_api.requests("sendMessage")] == [code] * (1 + tries)
 
 
 def test_send_text_is_retried_by_the_rate_limiter_after_a_429(

@@ -840,7 +840,12 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         body = self._read_body()
         status, payload = fake._handle(self.path, self.headers.get("Content-Type", ""), body)
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        try:
+            data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            # A lone surrogate (e.g. a test's "\ud800") has no UTF-8 form; JSON still carries
+            # it as a \u escape, which is how such text reaches a client.
+            data = json.dumps(payload).encode("ascii")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -1393,6 +1398,14 @@ class FakeBotAPI:
 
     # ---------------------------------------------------------------- queueing updates
 
+    def send_raw_update(self, body: Mapping[str, Any]) -> JSONDict:
+        """Queue an update exactly as given (plus an update_id), for shapes no helper builds.
+
+        Nothing is checked: a test can deliver what a newer or odder Bot API might send,
+        malformed updates included. Returns the queued update.
+        """
+        return self._enqueue(copy.deepcopy(dict(body)))
+
     def _enqueue(self, body: JSONDict) -> JSONDict:
         with self._updates_cond:
             update = {"update_id": next(self._update_ids), **body}
@@ -1455,9 +1468,12 @@ class FakeBotAPI:
         language_code: str | None,
         reply_to_message: Any = None,
         forward_origin: Mapping[str, Any] | None = None,
+        message_thread_id: int | None = None,
     ) -> JSONDict:
         sender = self._user(user, language_code)
         chat_obj = self._chat_for(sender, chat, chat_type)
+        if message_thread_id is not None:
+            chat_obj["is_forum"] = True
         with self._state_lock:
             self._chats[chat_obj["id"]] = chat_obj
             message: JSONDict = {
@@ -1466,6 +1482,10 @@ class FakeBotAPI:
                 "chat": chat_obj,
                 "date": _now(),
             }
+            if message_thread_id is not None:
+                # A message in a forum topic, as Telegram sends it.
+                message["message_thread_id"] = message_thread_id
+                message["is_topic_message"] = True
             if forward_origin is not None:
                 message["forward_origin"] = dict(forward_origin)
             if reply_to_message is not None:
@@ -1485,9 +1505,15 @@ class FakeBotAPI:
         entities: Sequence[Mapping[str, Any]] | None = None,
         forward_origin: Mapping[str, Any] | None = None,
         language_code: str | None = None,
+        message_thread_id: int | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> JSONDict:
-        """Queue a text message update; entities default to what a client would detect."""
-        content: JSONDict = {"text": text}
+        """Queue a text message update; entities default to what a client would detect.
+
+        ``message_thread_id`` puts it in that topic of a forum supergroup; ``extra`` adds
+        message fields no parameter covers (``via_bot``, for one).
+        """
+        content: JSONDict = {"text": text, **copy.deepcopy(dict(extra or {}))}
         found = detect_entities(text) if entities is None else [dict(e) for e in entities]
         if found:
             content["entities"] = found
@@ -1499,6 +1525,7 @@ class FakeBotAPI:
             language_code=language_code,
             reply_to_message=reply_to_message,
             forward_origin=forward_origin,
+            message_thread_id=message_thread_id,
         )
 
     def send_command(
@@ -1511,6 +1538,7 @@ class FakeBotAPI:
         chat_type: str = "private",
         mention_bot: bool = False,
         language_code: str | None = None,
+        message_thread_id: int | None = None,
     ) -> JSONDict:
         """Queue ``/command args`` with its bot_command entity (``/cmd@bot`` if mention_bot)."""
         head = command if command.startswith("/") else f"/{command}"
@@ -1527,6 +1555,7 @@ class FakeBotAPI:
             chat_type=chat_type,
             entities=entities,
             language_code=language_code,
+            message_thread_id=message_thread_id,
         )
 
     def send_in_group(
@@ -1539,10 +1568,16 @@ class FakeBotAPI:
         mention_bot: bool = False,
         reply_to_message: Any = None,
         language_code: str | None = None,
+        message_thread_id: int | None = None,
     ) -> JSONDict:
-        """Queue a group/supergroup message; mention_bot prefixes ``@returnbot_test_bot``."""
+        """Queue a group/supergroup message; mention_bot prefixes ``@returnbot_test_bot``.
+
+        ``message_thread_id`` (supergroups only) sends it in that forum topic.
+        """
         if chat_type not in ("group", "supergroup"):
             raise ValueError("send_in_group is for chat_type 'group' or 'supergroup'")
+        if message_thread_id is not None and chat_type != "supergroup":
+            raise ValueError("forum topics exist only in supergroups")
         if mention_bot:
             text = f"@{BOT_USERNAME} {text}"
         return self.send_text(
@@ -1552,6 +1587,7 @@ class FakeBotAPI:
             chat_type=chat_type,
             reply_to_message=reply_to_message,
             language_code=language_code,
+            message_thread_id=message_thread_id,
         )
 
     def _file(self, prefix: str) -> JSONDict:
@@ -1961,8 +1997,12 @@ class FakeBotAPI:
                 "chat": chat,
                 "date": _now(),
             }
-            if params.get("message_thread_id") is not None:
-                message["message_thread_id"] = params["message_thread_id"]
+            thread = params.get("message_thread_id")
+            if thread is not None:
+                if not chat.get("is_forum"):
+                    raise _bad_request("message thread not found")
+                message["message_thread_id"] = thread
+                message["is_topic_message"] = True
             if reply_to is not None:
                 message["reply_to_message"] = reply_to
             message.update(content)
