@@ -58,6 +58,7 @@ _SURELY_ENGLISH = 0.8  # share of words known in English that makes Latin text E
 _TELLING_IDF = math.log(1 + 3)
 _WORD_MEMO = 100_000  # distinct words whose reading each index remembers
 _FUNCTION_TYPO_RATIO = 84.0  # fuzz.ratio at which a word is a misspelt function word
+_MAX_RUN_TOGETHER = 32  # letters: two words typed without a space are shorter
 _KEEP = 20  # entries kept after scoring: enough for did-you-mean, refinement and inline mode
 
 
@@ -571,7 +572,13 @@ class _LangIndex:
         return near
 
     def _split_run_together(self, word: str) -> str | None:
-        """Split two words typed without a space: "howmany", "whyare", "скольковернулось"."""
+        """Split two words typed without a space: "howmany", "whyare", "скольковернулось".
+
+        Every cut stems both halves, so the work grows with the square of the length: a
+        word longer than two long words is not tried (a 4,096-letter one took 0.2 s).
+        """
+        if len(word) > _MAX_RUN_TOGETHER:
+            return None
         for cut in range(2, len(word) - 1):
             left, right = word[:cut], word[cut:]
             # A question word on one side, or two knowledge-base words: "itself" is not

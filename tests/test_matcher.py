@@ -359,3 +359,13 @@ def test_a_common_word_does_not_make_a_held_not_in_source_question_telling() -> 
     assert answered.outcome == "answer"  # "people" is in half the entries: it tells nothing
     assert answered.entry_id == "firm"
     assert matcher.match("how many people came back to moscow").outcome == "unknown"
+
+
+def test_only_words_of_plausible_length_are_split_in_two() -> None:
+    long_word = "supercalifragilisticexpialidocious"  # 34 letters
+    matcher = Matcher([IndexEntry("left", {"en": ["why did people leave", f"why {long_word}"]})])
+    index = matcher.indexes["en"]
+    assert index._split_run_together("whypeople") == "why people"
+    # A long run of letters is not two words typed together: no split is tried at all.
+    assert index._split_run_together(f"why{long_word}") is None
+    assert index._split_run_together("a" * 4096) is None
