@@ -391,10 +391,16 @@ class _LangIndex:
         self._surface = {w: s for w, s in surface.items() if not w[0].isdigit()}
         self._surface_by_initial: dict[str, list[str]] = defaultdict(list)
         self._short_by_letters: dict[str, list[str]] = defaultdict(list)  # three letters
+        # Four-letter words by each three letters left when one is dropped: "bak" is "back".
+        self._short_by_deletion: dict[str, list[str]] = defaultdict(list)
         for word in sorted(self._surface):
             self._surface_by_initial[_initial(word)].append(word)
             if len(word) == 3:
                 self._short_by_letters["".join(sorted(word))].append(word)
+        for word in sorted(set(self._surface) | self._function_words):
+            if len(word) == 4 and word.isalpha():
+                for dropped in sorted({word[:i] + word[i + 1 :] for i in range(4)}):
+                    self._short_by_deletion[dropped].append(word)
 
     def _by_centroid(
         self,
@@ -544,6 +550,8 @@ class _LangIndex:
                 *self._function_by_letters.get(letters, ()),
                 *self._short_by_letters.get(letters, ()),
             ]
+            if not swapped:  # a letter left out: "bak", "hom", "cam"
+                swapped = self._short_by_deletion.get(word, [])
             return swapped[0] if len(swapped) == 1 else word
         tries: tuple[tuple[Sequence[str], Any, float], ...] = (
             # "whyy", "сколко"

@@ -369,3 +369,15 @@ def test_only_words_of_plausible_length_are_split_in_two() -> None:
     # A long run of letters is not two words typed together: no split is tried at all.
     assert index._split_run_together(f"why{long_word}") is None
     assert index._split_run_together("a" * 4096) is None
+
+
+def test_a_three_letter_word_missing_one_letter_is_read_as_the_only_word_it_fits() -> None:
+    entries = [
+        IndexEntry("home", {"en": ["how many came home"]}),
+        IndexEntry("bank", {"en": ["which bank blocks cards", "what do banks do"]}),
+        IndexEntry("back", {"en": ["who went back"]}),
+    ]
+    index = Matcher(entries).indexes["en"]
+    assert index._repair("cam") == "came"  # only "came" loses one letter to "cam"
+    assert index._repair("hom") == "hom"  # "home" or the function word "whom"
+    assert index._repair("bak") == "bak"  # "back" or "bank": no guess
