@@ -381,3 +381,13 @@ def test_a_three_letter_word_missing_one_letter_is_read_as_the_only_word_it_fits
     assert index._repair("cam") == "came"  # only "came" loses one letter to "cam"
     assert index._repair("hom") == "hom"  # "home" or the function word "whom"
     assert index._repair("bak") == "bak"  # "back" or "bank": no guess
+
+
+def test_russian_still_tells_the_trend_from_the_reasons() -> None:
+    entries = [
+        IndexEntry("left", {"ru": ["почему уезжают", "уезжают из-за войны", "уезжают?"]}),
+        IndexEntry("trend", {"ru": ["люди всё ещё уезжают из россии?", "отток продолжается?"]}),
+    ]
+    matcher = Matcher(entries, {"ru": [["еще", "еше"]]})  # "eshe" reads as "еше"
+    assert matcher.match("ещё уезжают?").entry_id == "trend"
+    assert matcher.match("eshe uezzhayut?").entry_id == "trend"
