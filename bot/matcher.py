@@ -275,7 +275,7 @@ class _LangIndex:
         # Messages worded differently often fold to the same terms ("why do Russians
         # return?", "why are russians returning"): they are scored once.
         self._score_cache: dict[
-            tuple[str, frozenset[str], int | None, bool, bool],
+            tuple[str, frozenset[str], int, int | None, bool, bool],
             tuple[tuple[tuple[float, int, int], ...], frozenset[int]],
         ] = {}
         self._address_stems = frozenset(stem(w, lang) for w in ADDRESS_WORDS)
@@ -378,8 +378,11 @@ class _LangIndex:
             self._centroid(counts, len(questions))
             for questions, counts in zip(self.entry_questions, self.entry_term_counts, strict=True)
         ]
-        # Every question term has an IDF: its own entry holds it.
-        self.question_weight = [sum(map(self.idf.__getitem__, ts)) for ts in self.question_terms]
+        # Every question term has an IDF: its own entry holds it. fsum, not sum: a frozenset
+        # iterates in hash order, and a float sum in that order changes with PYTHONHASHSEED.
+        self.question_weight = [
+            math.fsum(map(self.idf.__getitem__, ts)) for ts in self.question_terms
+        ]
         self.vocab = frozenset(v for v in vocab if not v[0].isdigit())
         self._vocab_by_initial: dict[str, list[str]] = defaultdict(list)
         self._vocab_by_root: dict[str, list[str]] = defaultdict(list)  # first four letters
@@ -434,7 +437,8 @@ class _LangIndex:
         """An entry's questions as one unit vector: sqrt(share of questions) x IDF per term."""
         share = 1 / max(1, questions)
         vector = {t: math.sqrt(c * share) * self.idf[t] for t, c in counts.items() if c > 0}
-        norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+        # fsum: the terms come in hash order (counts are pooled from frozensets).
+        norm = math.sqrt(math.fsum(v * v for v in vector.values())) or 1.0
         return {t: v / norm for t, v in vector.items()}
 
     # -- text → terms -------------------------------------------------------------------
@@ -677,13 +681,17 @@ class _LangIndex:
             terms[f"!{term}"] = self.config.oov_weight
         numbers = frozenset(t for t in terms if t[0].isdigit())
         places = self._places(raw, plain)
+        # Terms in one fixed order (sorted), not the message's: scores are float sums in
+        # term order, and messages with the same terms share a cached score, which must not
+        # depend on which of them came first.
+        ordered = sorted(terms)
         return _Query(
             places=places,
             name_terms=places & terms.keys(),
-            terms=terms,
+            terms={term: terms[term] for term in ordered},
             numbers=numbers,
             unknown=tuple(unknown),
-            text_key=" ".join(sorted(terms)),
+            text_key=" ".join(ordered),
             known=sum(1 for t in terms if t[0] not in "!?" and t not in self._address_stems),
         )
 
@@ -736,7 +744,9 @@ class _LangIndex:
         `context` marks a whole multi-sentence message, whose unknown words and places are
         mostly the writer's story ("my brother in Tbilisi"); its sentences are scored alone.
         """
-        key = (query.text_key, query.places, exclude, context, sentence)  # all it depends on
+        # All it depends on: repeated unknown words weigh once in the terms, but each counts
+        # in the penalty.
+        key = (query.text_key, query.places, len(query.unknown), exclude, context, sentence)
         cached = self._score_cache.get(key)
         if cached is None:
             if len(self._score_cache) >= 4096:
@@ -779,7 +789,7 @@ class _LangIndex:
                 for qid in overlap:
                     if term in question_terms[qid]:
                         overlap[qid] += weight
-        # Each entry's closest question (weighted Dice); on a tie the first one seen wins.
+        # Each entry's closest question (weighted Dice); on a tie the first stored one wins.
         best_dice: dict[int, float] = {}
         best_qid: dict[int, int] = {}
         best_so_far = best_dice.get
@@ -788,7 +798,8 @@ class _LangIndex:
         for qid, shared in overlap.items():
             dice = 2 * shared / (total + question_weight[qid])
             entry = question_entry[qid]
-            if dice > best_so_far(entry, -1.0):
+            best = best_so_far(entry, -1.0)
+            if dice > best or (dice == best and qid < best_qid[entry]):
                 best_dice[entry] = dice
                 best_qid[entry] = qid
         excluded_entry = question_entry[exclude] if exclude is not None else -1
