@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from operator import itemgetter
+from operator import itemgetter, mul
 from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
@@ -351,10 +351,23 @@ class _LangIndex:
         self.postings = {term: tuple(ids) for term, ids in postings.items()}
         self.common_postings = max(80, len(self.question_text) // 100)
         self.question_key = list(map(" ".join, map(sorted, self.question_terms)))
+        # Each entry's question keys in question order, as a list: extractOne goes through a
+        # list faster than through a dict.
         self.entry_keys = [
-            dict(zip(questions, self.question_key[questions.start : questions.stop], strict=True))
+            self.question_key[questions.start : questions.stop]
             for questions in self.entry_questions
         ]
+        # Per not-in-source entry, its questions (in order) with their rarest term: a
+        # message holds a question whole only if it holds that term (see _contained_refusal).
+        self.refusal_questions: dict[int, list[tuple[str, frozenset[str], int]]] = {
+            entry: [
+                (min(terms, key=lambda t: (len(postings[t]), t)), terms, qid)
+                for qid in self.entry_questions[entry]
+                if (terms := self.question_terms[qid])  # an empty one is never "contained"
+            ]
+            for entry, refusal in enumerate(self.entry_refusal)
+            if refusal
+        }
         surface = learned.surface
         vocab.update(surface.values())
 
@@ -414,7 +427,12 @@ class _LangIndex:
         are compared, so a large knowledge base pays for twenty entries, not for every entry
         sharing "why".
         """
-        terms = query.terms.items()
+        # Each cosine sums weight x centroid value in term order; map() does it in C. A term
+        # in no entry's questions adds 0.0 to every sum, which changes none: it is left out.
+        pooled = self.postings  # every centroid term is a question term
+        terms = [term for term in query.terms if term in pooled]
+        weights = [query.terms[term] for term in terms]
+        absent = [0.0] * len(terms)
         cosines = []
         for _, entry, _ in results:
             centroid = self.entry_centroid[entry]
@@ -423,7 +441,7 @@ class _LangIndex:
                 for term in self.question_terms[exclude]:
                     pool[term] -= 1
                 centroid = self._centroid(pool, len(self.entry_questions[entry]) - 1)
-            cosines.append(sum(weight * centroid.get(term, 0.0) for term, weight in terms))
+            cosines.append(sum(map(mul, weights, map(centroid.get, terms, absent))))
         top = max(cosines, default=0.0)
         if top <= 0:
             return results
@@ -951,8 +969,11 @@ class _LangIndex:
         refined = []
         for score, entry, qid in top:
             choices = self.entry_keys[entry]
-            if exclude in choices:
-                choices = {q: key for q, key in choices.items() if q != exclude}
+            first = self.entry_questions[entry].start
+            left_out = len(choices)  # the position of the question left out, if any
+            if exclude is not None and 0 <= exclude - first < len(choices):
+                left_out = exclude - first
+                choices = choices[:left_out] + choices[left_out + 1 :]
             best = process.extractOne(
                 query.text_key,
                 choices,
@@ -961,10 +982,11 @@ class _LangIndex:
                 score_cutoff=70.0,
             )
             if best is not None:
-                similarity, best_qid = best[1], best[2]
+                similarity, position = best[1], best[2]
+                best_qid = first + position + (position >= left_out)
                 bonus = self.config.fuzzy_bonus * (similarity - 70.0) / 30.0
                 # Not capped: two entries both "perfect" must still be told apart by the bonus.
-                refined.append((score + bonus, entry, int(best_qid)))
+                refined.append((score + bonus, entry, best_qid))
             else:
                 refined.append((score, entry, qid))
         refined.sort(key=lambda r: (-r[0], r[1]))
@@ -1197,9 +1219,8 @@ class Matcher:
         "surname" of "Alexey's surname". "What did Alexey tell reporters" also resembles "what
         is Alexey's surname", but in nothing the Alexey questions lack, so it is dropped.
         """
-        real = next(
-            (entry for _, entry, _ in scored if not self.entries[entry].not_in_source), None
-        )
+        refusal = index.entry_refusal
+        real = next((entry for _, entry, _ in scored if not refusal[entry]), None)
         if real is None:
             return scored
         known = index.entry_term_counts[real].keys()
@@ -1207,8 +1228,7 @@ class Matcher:
         return [
             row
             for row in scored
-            if not self.entries[row[1]].not_in_source
-            or bool((asked & index.question_terms[row[2]]) - known)
+            if not refusal[row[1]] or bool((asked & index.question_terms[row[2]]) - known)
         ]
 
     def _contained_refusal(
@@ -1221,29 +1241,36 @@ class Matcher:
         use ("people"): "how many people returned, according to Finion?" holds "how many
         people returned to Moscow" whole, but asks Finion's figure.
         """
-        known = index.entry_term_counts[best].keys() | index.entry_extra[best]
-        asked = query.terms.keys()
-        # The longest of the best entry's own questions that the message holds whole: a
-        # longer not-in-source question held whole is the more specific reading.
-        own = max(
-            (
-                len(index.question_terms[q])
-                for q in index.entry_questions[best]
-                if index.question_terms[q] <= asked
-            ),
-            default=0,
-        )
+        asked = query.terms
+        refusal_questions = index.refusal_questions
+        # What the best entry holds is worked out only once a question is held whole: most
+        # messages hold none, and each not-in-source question is first ruled out by its
+        # rarest term.
+        own: int | None = None
+        known: set[str] | None = None
         for _, entry, _ in scored:
-            if not self.entries[entry].not_in_source:
-                continue
-            for qid in index.entry_questions[entry]:
-                terms = index.question_terms[qid]
-                if terms <= asked and (
-                    len(terms) > own
-                    or any(
-                        t[0] != "?" and t not in known and index.idf.get(t, 9.0) >= _TELLING_IDF
-                        for t in terms
+            for rarest, terms, qid in refusal_questions.get(entry, ()):
+                if rarest not in asked or not terms <= asked.keys():
+                    continue
+                if own is None:
+                    # The longest of the best entry's own questions that the message holds
+                    # whole: a longer not-in-source question held whole is the more
+                    # specific reading.
+                    own = max(
+                        (
+                            len(index.question_terms[q])
+                            for q in index.entry_questions[best]
+                            if index.question_terms[q] <= asked.keys()
+                        ),
+                        default=0,
                     )
+                if len(terms) > own:
+                    return index.question_text[qid]
+                if known is None:
+                    known = index.entry_term_counts[best].keys() | index.entry_extra[best]
+                if any(
+                    t[0] != "?" and t not in known and index.idf.get(t, 9.0) >= _TELLING_IDF
+                    for t in terms
                 ):
                     return index.question_text[qid]
         return None
