@@ -272,6 +272,7 @@ class _LangIndex:
         self._readings: dict[str, tuple[bool, str, str | None]] = {}
         self._corrections: dict[str, str | None] = {}
         self._prepared_cache: dict[str, list[str]] = {}
+        self._reachable: dict[tuple[int, int], tuple[list[str], list[int]]] = {}
         # Messages worded differently often fold to the same terms ("why do Russians
         # return?", "why are russians returning"): they are scored once.
         self._score_cache: dict[
@@ -959,6 +960,28 @@ class _LangIndex:
                 topic_lacking = True
         return topic_lacking and not topic_covered
 
+    def _reachable_keys(self, entry: int, length: int) -> tuple[list[str], list[int]]:
+        """An entry's keys that a key of `length` may match with ratio >= 70, and their ids.
+
+        In question order, so extractOne takes the same first best key; the others can never
+        reach the cutoff (see ratio_reachable), and are 40 % of them on the eval sets.
+        Remembered per entry and length.
+        """
+        found = self._reachable.get((entry, length))
+        if found is None:
+            keys = self.entry_keys[entry]
+            first = self.entry_questions[entry].start
+            positions = [  # as ratio_reachable(keys, length, 70.0) keeps them
+                i
+                for i, key in enumerate(keys)
+                if 200 * min(length, len(key)) >= 70.0 * (length + len(key))
+            ]
+            found = ([keys[i] for i in positions], [first + i for i in positions])
+            if len(self._reachable) >= _WORD_MEMO:
+                self._reachable.clear()
+            self._reachable[(entry, length)] = found
+        return found
+
     def _refine(
         self, query: _Query, results: list[tuple[float, int, int]], exclude: int | None
     ) -> list[tuple[float, int, int]]:
@@ -967,13 +990,16 @@ class _LangIndex:
         if not top or not query.text_key:
             return results
         refined = []
+        length = len(query.text_key)
         for score, entry, qid in top:
             choices = self.entry_keys[entry]
             first = self.entry_questions[entry].start
-            left_out = len(choices)  # the position of the question left out, if any
             if exclude is not None and 0 <= exclude - first < len(choices):
-                left_out = exclude - first
+                left_out = exclude - first  # leave-one-out: every other question
                 choices = choices[:left_out] + choices[left_out + 1 :]
+                qids = [q for q in self.entry_questions[entry] if q != exclude]
+            else:
+                choices, qids = self._reachable_keys(entry, length)
             best = process.extractOne(
                 query.text_key,
                 choices,
@@ -982,8 +1008,7 @@ class _LangIndex:
                 score_cutoff=70.0,
             )
             if best is not None:
-                similarity, position = best[1], best[2]
-                best_qid = first + position + (position >= left_out)
+                similarity, best_qid = best[1], qids[best[2]]
                 bonus = self.config.fuzzy_bonus * (similarity - 70.0) / 30.0
                 # Not capped: two entries both "perfect" must still be told apart by the bonus.
                 refined.append((score + bonus, entry, best_qid))
