@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
-from operator import itemgetter
+from operator import itemgetter, mul
 from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
@@ -273,10 +273,11 @@ class _LangIndex:
         self._readings: dict[str, tuple[bool, str, str | None]] = {}
         self._corrections: dict[str, str | None] = {}
         self._prepared_cache: dict[str, list[str]] = {}
+        self._reachable: dict[tuple[int, int], tuple[list[str], list[int]]] = {}
         # Messages worded differently often fold to the same terms ("why do Russians
         # return?", "why are russians returning"): they are scored once.
         self._score_cache: dict[
-            tuple[str, frozenset[str], int | None, bool, bool],
+            tuple[str, frozenset[str], int, int | None, bool, bool],
             tuple[tuple[tuple[float, int, int], ...], frozenset[int]],
         ] = {}
         self._address_stems = frozenset(stem(w, lang) for w in ADDRESS_WORDS)
@@ -352,10 +353,23 @@ class _LangIndex:
         self.postings = {term: tuple(ids) for term, ids in postings.items()}
         self.common_postings = max(80, len(self.question_text) // 100)
         self.question_key = list(map(" ".join, map(sorted, self.question_terms)))
+        # Each entry's question keys in question order, as a list: extractOne goes through a
+        # list faster than through a dict.
         self.entry_keys = [
-            dict(zip(questions, self.question_key[questions.start : questions.stop], strict=True))
+            self.question_key[questions.start : questions.stop]
             for questions in self.entry_questions
         ]
+        # Per not-in-source entry, its questions (in order) with their rarest term: a
+        # message holds a question whole only if it holds that term (see _contained_refusal).
+        self.refusal_questions: dict[int, list[tuple[str, frozenset[str], int]]] = {
+            entry: [
+                (min(terms, key=lambda t: (len(postings[t]), t)), terms, qid)
+                for qid in self.entry_questions[entry]
+                if (terms := self.question_terms[qid])  # an empty one is never "contained"
+            ]
+            for entry, refusal in enumerate(self.entry_refusal)
+            if refusal
+        }
         surface = learned.surface
         vocab.update(surface.values())
 
@@ -379,8 +393,11 @@ class _LangIndex:
             self._centroid(counts, len(questions))
             for questions, counts in zip(self.entry_questions, self.entry_term_counts, strict=True)
         ]
-        # Every question term has an IDF: its own entry holds it.
-        self.question_weight = [sum(map(self.idf.__getitem__, ts)) for ts in self.question_terms]
+        # Every question term has an IDF: its own entry holds it. fsum, not sum: a frozenset
+        # iterates in hash order, and a float sum in that order changes with PYTHONHASHSEED.
+        self.question_weight = [
+            math.fsum(map(self.idf.__getitem__, ts)) for ts in self.question_terms
+        ]
         self.vocab = frozenset(v for v in vocab if not v[0].isdigit())
         self._vocab_by_initial: dict[str, list[str]] = defaultdict(list)
         self._vocab_by_root: dict[str, list[str]] = defaultdict(list)  # first four letters
@@ -418,7 +435,12 @@ class _LangIndex:
         are compared, so a large knowledge base pays for twenty entries, not for every entry
         sharing "why".
         """
-        terms = query.terms.items()
+        # Each cosine sums weight x centroid value in term order; map() does it in C. A term
+        # in no entry's questions adds 0.0 to every sum, which changes none: it is left out.
+        pooled = self.postings  # every centroid term is a question term
+        terms = [term for term in query.terms if term in pooled]
+        weights = [query.terms[term] for term in terms]
+        absent = [0.0] * len(terms)
         cosines = []
         for _, entry, _ in results:
             centroid = self.entry_centroid[entry]
@@ -427,7 +449,7 @@ class _LangIndex:
                 for term in self.question_terms[exclude]:
                     pool[term] -= 1
                 centroid = self._centroid(pool, len(self.entry_questions[entry]) - 1)
-            cosines.append(sum(weight * centroid.get(term, 0.0) for term, weight in terms))
+            cosines.append(sum(map(mul, weights, map(centroid.get, terms, absent))))
         top = max(cosines, default=0.0)
         if top <= 0:
             return results
@@ -441,7 +463,8 @@ class _LangIndex:
         """An entry's questions as one unit vector: sqrt(share of questions) x IDF per term."""
         share = 1 / max(1, questions)
         vector = {t: math.sqrt(c * share) * self.idf[t] for t, c in counts.items() if c > 0}
-        norm = math.sqrt(sum(v * v for v in vector.values())) or 1.0
+        # fsum: the terms come in hash order (counts are pooled from frozensets).
+        norm = math.sqrt(math.fsum(v * v for v in vector.values())) or 1.0
         return {t: v / norm for t, v in vector.items()}
 
     # -- text → terms -------------------------------------------------------------------
@@ -692,13 +715,17 @@ class _LangIndex:
             terms[f"!{term}"] = self.config.oov_weight
         numbers = frozenset(t for t in terms if t[0].isdigit())
         places = self._places(raw, plain)
+        # Terms in one fixed order (sorted), not the message's: scores are float sums in
+        # term order, and messages with the same terms share a cached score, which must not
+        # depend on which of them came first.
+        ordered = sorted(terms)
         return _Query(
             places=places,
             name_terms=places & terms.keys(),
-            terms=terms,
+            terms={term: terms[term] for term in ordered},
             numbers=numbers,
             unknown=tuple(unknown),
-            text_key=" ".join(sorted(terms)),
+            text_key=" ".join(ordered),
             known=sum(1 for t in terms if t[0] not in "!?" and t not in self._address_stems),
         )
 
@@ -751,7 +778,9 @@ class _LangIndex:
         `context` marks a whole multi-sentence message, whose unknown words and places are
         mostly the writer's story ("my brother in Tbilisi"); its sentences are scored alone.
         """
-        key = (query.text_key, query.places, exclude, context, sentence)  # all it depends on
+        # All it depends on: repeated unknown words weigh once in the terms, but each counts
+        # in the penalty.
+        key = (query.text_key, query.places, len(query.unknown), exclude, context, sentence)
         cached = self._score_cache.get(key)
         if cached is None:
             if len(self._score_cache) >= 4096:
@@ -794,7 +823,7 @@ class _LangIndex:
                 for qid in overlap:
                     if term in question_terms[qid]:
                         overlap[qid] += weight
-        # Each entry's closest question (weighted Dice); on a tie the first one seen wins.
+        # Each entry's closest question (weighted Dice); on a tie the first stored one wins.
         best_dice: dict[int, float] = {}
         best_qid: dict[int, int] = {}
         best_so_far = best_dice.get
@@ -803,7 +832,8 @@ class _LangIndex:
         for qid, shared in overlap.items():
             dice = 2 * shared / (total + question_weight[qid])
             entry = question_entry[qid]
-            if dice > best_so_far(entry, -1.0):
+            best = best_so_far(entry, -1.0)
+            if dice > best or (dice == best and qid < best_qid[entry]):
                 best_dice[entry] = dice
                 best_qid[entry] = qid
         excluded_entry = question_entry[exclude] if exclude is not None else -1
@@ -945,6 +975,28 @@ class _LangIndex:
                 topic_lacking = True
         return topic_lacking and not topic_covered
 
+    def _reachable_keys(self, entry: int, length: int) -> tuple[list[str], list[int]]:
+        """An entry's keys that a key of `length` may match with ratio >= 70, and their ids.
+
+        In question order, so extractOne takes the same first best key; the others can never
+        reach the cutoff (see ratio_reachable), and are 40 % of them on the eval sets.
+        Remembered per entry and length.
+        """
+        found = self._reachable.get((entry, length))
+        if found is None:
+            keys = self.entry_keys[entry]
+            first = self.entry_questions[entry].start
+            positions = [  # as ratio_reachable(keys, length, 70.0) keeps them
+                i
+                for i, key in enumerate(keys)
+                if 200 * min(length, len(key)) >= 70.0 * (length + len(key))
+            ]
+            found = ([keys[i] for i in positions], [first + i for i in positions])
+            if len(self._reachable) >= _WORD_MEMO:
+                self._reachable.clear()
+            self._reachable[(entry, length)] = found
+        return found
+
     def _refine(
         self, query: _Query, results: list[tuple[float, int, int]], exclude: int | None
     ) -> list[tuple[float, int, int]]:
@@ -953,10 +1005,16 @@ class _LangIndex:
         if not top or not query.text_key:
             return results
         refined = []
+        length = len(query.text_key)
         for score, entry, qid in top:
             choices = self.entry_keys[entry]
-            if exclude in choices:
-                choices = {q: key for q, key in choices.items() if q != exclude}
+            first = self.entry_questions[entry].start
+            if exclude is not None and 0 <= exclude - first < len(choices):
+                left_out = exclude - first  # leave-one-out: every other question
+                choices = choices[:left_out] + choices[left_out + 1 :]
+                qids = [q for q in self.entry_questions[entry] if q != exclude]
+            else:
+                choices, qids = self._reachable_keys(entry, length)
             best = process.extractOne(
                 query.text_key,
                 choices,
@@ -965,10 +1023,10 @@ class _LangIndex:
                 score_cutoff=70.0,
             )
             if best is not None:
-                similarity, best_qid = best[1], best[2]
+                similarity, best_qid = best[1], qids[best[2]]
                 bonus = self.config.fuzzy_bonus * (similarity - 70.0) / 30.0
                 # Not capped: two entries both "perfect" must still be told apart by the bonus.
-                refined.append((score + bonus, entry, int(best_qid)))
+                refined.append((score + bonus, entry, best_qid))
             else:
                 refined.append((score, entry, qid))
         refined.sort(key=lambda r: (-r[0], r[1]))
@@ -1201,9 +1259,8 @@ class Matcher:
         "surname" of "Alexey's surname". "What did Alexey tell reporters" also resembles "what
         is Alexey's surname", but in nothing the Alexey questions lack, so it is dropped.
         """
-        real = next(
-            (entry for _, entry, _ in scored if not self.entries[entry].not_in_source), None
-        )
+        refusal = index.entry_refusal
+        real = next((entry for _, entry, _ in scored if not refusal[entry]), None)
         if real is None:
             return scored
         known = index.entry_term_counts[real].keys()
@@ -1211,8 +1268,7 @@ class Matcher:
         return [
             row
             for row in scored
-            if not self.entries[row[1]].not_in_source
-            or bool((asked & index.question_terms[row[2]]) - known)
+            if not refusal[row[1]] or bool((asked & index.question_terms[row[2]]) - known)
         ]
 
     def _contained_refusal(
@@ -1225,29 +1281,36 @@ class Matcher:
         use ("people"): "how many people returned, according to Finion?" holds "how many
         people returned to Moscow" whole, but asks Finion's figure.
         """
-        known = index.entry_term_counts[best].keys() | index.entry_extra[best]
-        asked = query.terms.keys()
-        # The longest of the best entry's own questions that the message holds whole: a
-        # longer not-in-source question held whole is the more specific reading.
-        own = max(
-            (
-                len(index.question_terms[q])
-                for q in index.entry_questions[best]
-                if index.question_terms[q] <= asked
-            ),
-            default=0,
-        )
+        asked = query.terms
+        refusal_questions = index.refusal_questions
+        # What the best entry holds is worked out only once a question is held whole: most
+        # messages hold none, and each not-in-source question is first ruled out by its
+        # rarest term.
+        own: int | None = None
+        known: set[str] | None = None
         for _, entry, _ in scored:
-            if not self.entries[entry].not_in_source:
-                continue
-            for qid in index.entry_questions[entry]:
-                terms = index.question_terms[qid]
-                if terms <= asked and (
-                    len(terms) > own
-                    or any(
-                        t[0] != "?" and t not in known and index.idf.get(t, 9.0) >= _TELLING_IDF
-                        for t in terms
+            for rarest, terms, qid in refusal_questions.get(entry, ()):
+                if rarest not in asked or not terms <= asked.keys():
+                    continue
+                if own is None:
+                    # The longest of the best entry's own questions that the message holds
+                    # whole: a longer not-in-source question held whole is the more
+                    # specific reading.
+                    own = max(
+                        (
+                            len(index.question_terms[q])
+                            for q in index.entry_questions[best]
+                            if index.question_terms[q] <= asked.keys()
+                        ),
+                        default=0,
                     )
+                if len(terms) > own:
+                    return index.question_text[qid]
+                if known is None:
+                    known = index.entry_term_counts[best].keys() | index.entry_extra[best]
+                if any(
+                    t[0] != "?" and t not in known and index.idf.get(t, 9.0) >= _TELLING_IDF
+                    for t in terms
                 ):
                     return index.question_text[qid]
         return None

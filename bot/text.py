@@ -128,12 +128,23 @@ _HOW_ARE_YOU = re.compile(
 )
 
 
+# A word of folded text that words() keeps as it is: two or more basic Latin or Cyrillic
+# letters between spaces. Folding it again changes nothing (no mark, composition or case),
+# and no rule of words() (thousands, "4" for ч, markup) touches it.
+_PLAIN_WORD = re.compile(r"(?<![^ ])[a-zа-я]{2,}(?![^ ])")
+
+
 def is_small_talk(text: str) -> bool:
     """Tell whether a message is only a greeting or thanks ("hi there!", "thanks, that helped").
 
     Function words may surround the greeting; a question word never may.
     """
-    found = words(_HOW_ARE_YOU.sub(" hi ", fold(text)))
+    folded = fold(text)
+    if _HOW_ARE_YOU.search(folded) is None:
+        for plain in _PLAIN_WORD.findall(folded):
+            if plain not in _SMALL_TALK and not _is_filler(plain):
+                return False  # most messages: a plain word that neither greets nor thanks
+    found = words(_HOW_ARE_YOU.sub(" hi ", folded))
     return (
         any(word in _SMALL_TALK and word not in _ADDRESSEES for word in found)
         and not any(word in QUESTION_WORDS for word in found)
@@ -290,6 +301,11 @@ def _tidy_token(word: str) -> str:
 
 def script_of(text: str) -> str | None:
     """Return "ru" for Cyrillic text, "latin" for Latin-only text, None with no letters."""
+    # Most messages use one script: then there is nothing to count.
+    if _LATIN.search(text) is None:
+        return "ru" if _CYRILLIC.search(text) is not None else None
+    if _CYRILLIC.search(text) is None:
+        return "latin"
     cyrillic = len(_CYRILLIC.findall(text))
     latin = len(_LATIN.findall(text))
     if cyrillic == 0 and latin == 0:

@@ -8,7 +8,20 @@ from rapidfuzz import fuzz, process
 
 from bot.knowledge import default_knowledge_dir, load_knowledge
 from bot.matcher import Matcher, _add_weight, ratio_reachable
-from bot.text import EN_STOP, RU_STOP
+from bot.text import (
+    _ADDRESSEES,
+    _CYRILLIC,
+    _HOW_ARE_YOU,
+    _LATIN,
+    _SMALL_TALK,
+    EN_STOP,
+    QUESTION_WORDS,
+    RU_STOP,
+    fold,
+    is_small_talk,
+    script_of,
+    words,
+)
 
 
 def test_add_weight_sums_like_a_defaultdict_in_the_same_order() -> None:
@@ -64,3 +77,44 @@ def test_remembered_words_change_no_result() -> None:
         warm.match(question)
     for question in questions:
         assert warm.match(question) == Matcher.from_knowledge(kb).match(question)
+
+
+def _small_talk_in_full(text: str) -> bool:
+    """is_small_talk without its shortcut: every word of the message read and checked."""
+    found = words(_HOW_ARE_YOU.sub(" hi ", fold(text)))
+    return (
+        any(word in _SMALL_TALK and word not in _ADDRESSEES for word in found)
+        and not any(word in QUESTION_WORDS for word in found)
+        and all(word in _SMALL_TALK or word in EN_STOP or word in RU_STOP for word in found)
+    )
+
+
+def test_small_talk_shortcut_decides_as_reading_every_word() -> None:
+    rng = random.Random(3)  # noqa: S311 - test data, not secrets
+    pieces = [
+        *sorted(_SMALL_TALK),
+        *sorted(EN_STOP)[:40],
+        *sorted(RU_STOP)[:40],
+        *["why", "how", "сколько", "кто", "you", "bot", "бот", "dear", "u"],
+        *["how are you", "как дела", "what's up", "sup", "how r u", "как сам", "kak dela"],
+        *["people", "returned", "вернулись", "Russians", "IT", "300 k", "300к", "po4emu", "4to"],
+        *["<b>", "</b>", "40%", "1,5", "don't", "what's", "ёлка", "Ёж", "A", "Б", "x"],
+        *["ǰ", "ﬁne", "İstanbul", "ᄀ\u200bᅡ", "e\u0301", "zero\u200bwidth", "ß", "Kelvin"],
+    ]
+    separators = [" ", " ", " ", ", ", "! ", "? ", ". ", "...", "\n", "\u200b", ":)", "🙂 ", ""]
+    for _ in range(20_000):
+        parts = rng.choices(pieces, k=rng.randint(1, 6))
+        text = "".join(part + rng.choice(separators) for part in parts)
+        if rng.random() < 0.3:
+            text = text.upper() if rng.random() < 0.5 else text.title()
+        assert is_small_talk(text) is _small_talk_in_full(text), text
+
+
+def test_script_of_counts_only_mixed_text() -> None:
+    rng = random.Random(8)  # noqa: S311 - test data, not secrets
+    letters = "abcxyzABCK\u212a\u017fабвэюяАБЯЁё 1?,\u0301"  # Kelvin sign, long s: IGNORECASE
+    for _ in range(20_000):
+        text = "".join(rng.choices(letters, k=rng.randint(0, 12)))
+        cyrillic, latin = len(_CYRILLIC.findall(text)), len(_LATIN.findall(text))
+        counted = None if not cyrillic and not latin else "ru" if cyrillic >= latin else "latin"
+        assert script_of(text) == counted, text
