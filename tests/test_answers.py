@@ -24,7 +24,15 @@ from bot.storage import Storage
 
 ANSWERED = "What did Alexey say?"
 UNKNOWN = "what's the weather in Paris?"
-AMBIGUOUS = ("share who returned", "2022 emigration", "return", "job", "jobs abroad")
+AMBIGUOUS = (
+    "share who returned",
+    "2022 emigration",
+    "return",
+    "job",
+    "jobs abroad",
+    "figures",
+    "quote",
+)
 
 
 @pytest.fixture(scope="module")

@@ -336,7 +336,15 @@ def test_did_you_mean_buttons_give_the_chosen_answer(
     bot: Any, fake: FakeBotAPI, user: JSONDict
 ) -> None:
     answers = bot.services.answers
-    candidates = ["share who returned", "2022 emigration", "return", "job", "jobs abroad"]
+    candidates = [
+        "share who returned",
+        "2022 emigration",
+        "return",
+        "job",
+        "jobs abroad",
+        "figures",
+        "quote",
+    ]
     question = next(
         (q for q in candidates if answers.ask(q, hint="en", record=False).kind == "clarify"),
         None,
