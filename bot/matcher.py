@@ -33,6 +33,7 @@ from bot.text import (
     NUMBER_WORDS,
     QUESTION_WORDS,
     RU_STOP,
+    asks_about_future,
     asks_for_advice,
     canonical_numbers,
     intent_tokens,
@@ -1115,7 +1116,7 @@ class Matcher:
         detected = self.detect_language(text, lang)
         if is_small_talk(text):
             return MatchResult("unknown", None, 0.0, detected, None, (), small_talk=True)
-        if asks_for_advice(text):
+        if asks_for_advice(text) or asks_about_future(text):
             return MatchResult("unknown", None, 0.0, detected, None, ())
         if self.config.strip_framing:
             text = without_source_framing(text)

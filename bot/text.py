@@ -157,6 +157,22 @@ def _is_filler(word: str) -> bool:
     return word in EN_STOP or word in RU_STOP
 
 
+# A question about what is yet to happen ("will there be a draft this fall?", "объявят ли
+# мобилизацию?"): the article reports what happened and forecasts nothing.
+_FUTURE = re.compile(
+    r"\b(?:will there be|is there going to be|are there going to be|what will happen(?!,? if)|"
+    r"(?<!why )will (?:they|people|russians|more|most|the|it|russia|putin|emigrants|relocants|"
+    r"returnees|anyone|others)|when will|in the future|"
+    r"будет ли|будут ли|объявят ли|вернутся ли|начнется ли|что будет(?!,? если)|когда будет|"
+    r"в будущем)\b"
+)
+
+
+def asks_about_future(text: str) -> bool:
+    """Tell whether a message asks what will happen, which a news report cannot say."""
+    return bool(_FUTURE.search(fold(text)))
+
+
 def asks_for_advice(text: str) -> bool:
     """Tell whether a message asks the bot for personal advice, which the source never gives."""
     return bool(_ADVICE.search(fold(text)))

@@ -3,6 +3,7 @@
 import pytest
 
 from bot.text import (
+    asks_about_future,
     asks_for_advice,
     canonical_numbers,
     expand_year,
@@ -303,6 +304,25 @@ def test_pasted_markup_and_lone_letters_are_not_words() -> None:
 )
 def test_requests_for_advice(text: str, advice: bool) -> None:
     assert asks_for_advice(text) is advice
+
+
+@pytest.mark.parametrize(
+    ("text", "future"),
+    [
+        ("will there be a draft this fall?", True),
+        ("Объявят ли мобилизацию в сентябре?", True),
+        ("будут ли ещё возвращаться?", True),
+        ("what will happen to returnees?", True),
+        ("when will the war end", True),
+        ("what happened after the mobilization?", False),
+        ("will you answer in Russian?", False),  # asks the bot, not the future
+        ("Что будет, если ты не знаешь ответа?", False),  # a condition, about the bot
+        ("why will people return?", False),  # non-native "why do people return"
+        ("сколько вернулось?", False),
+    ],
+)
+def test_questions_about_the_future(text: str, future: bool) -> None:
+    assert asks_about_future(text) is future
 
 
 @pytest.mark.parametrize(
