@@ -234,7 +234,7 @@ def cmd_kb_test(args: argparse.Namespace) -> int:
     if thresholds_file.is_file():
         thresholds = yaml.safe_load(thresholds_file.read_text(encoding="utf-8")) or {}
     reports = [leave_one_out(snapshot.matcher)]
-    for split in ("dev", "test", "test2"):
+    for split in ("dev", "test", "test2", "test3"):
         path = eval_dir / f"{split}.yaml"
         if path.is_file():
             reports.append(evaluate(snapshot.matcher, load_cases(path), split))
@@ -477,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=cmd_kb_check)
     test = kb_commands.add_parser("test", help="measure matching: leave-one-out and eval set")
     _knowledge_arg(test)
-    test.add_argument("--eval", type=Path, default=None, help="folder with dev/test/test2.yaml")
+    test.add_argument("--eval", type=Path, default=None, help="folder with the eval sets")
     test.add_argument("--confusions", type=int, default=10, help="how many confusions to list")
     test.add_argument("--verbose", "-v", action="store_true", help="list every miss")
     test.set_defaults(handler=cmd_kb_test)
