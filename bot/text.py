@@ -638,8 +638,21 @@ _SOURCE_FRAMING = re.compile(
 )
 
 
+# Every alternative of _SOURCE_FRAMING holds one of these words: a message with none of them
+# cannot be framed, and most messages have none. A substring test on the casefolded text is
+# ten times cheaper than the regex (casefold also maps the long s and the Kelvin sign, as the
+# regex's IGNORECASE does).
+_FRAMING_WORDS = (
+    "article", "source", "info", "text", "story", "report", "piece",
+    "данным", "информации", "стать", "источник", "текст",
+)  # fmt: skip
+
+
 def without_source_framing(text: str) -> str:
     """Drop "according to the article" and the like, unless nothing else is asked."""
+    folded = text.casefold()
+    if not any(word in folded for word in _FRAMING_WORDS):
+        return text
     stripped = _SOURCE_FRAMING.sub(" ", text)
     if stripped == text:
         return text

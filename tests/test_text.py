@@ -1,8 +1,13 @@
 """Normalization and transliteration: the rules both the index and every question obey."""
 
-import pytest
+from pathlib import Path
 
+import pytest
+import yaml
+
+from bot import text as text_module
 from bot.text import (
+    QUESTION_WORDS,
     asks_about_future,
     asks_for_advice,
     canonical_numbers,
@@ -360,3 +365,34 @@ def test_numbers_in_words_are_read_across_spaces() -> None:
     assert not splits_at_spaces("сорок пять процентов вернулись")
     assert not splits_at_spaces("Three hundred thousand reservists")
     assert splits_at_spaces("стоит ли возвращаться на место")  # "сто" only inside words
+
+
+def test_the_framing_shortcut_changes_no_result() -> None:
+    """without_source_framing skips its regex when no framing word occurs; check it against
+    the regex alone on every eval message plus odd casings of the framing words."""
+
+    def by_regex_alone(message: str) -> str:
+        stripped = text_module._SOURCE_FRAMING.sub(" ", message)
+        if stripped == message:
+            return message
+        asked = [
+            w
+            for w in words(stripped)
+            if w.isalpha() and not text_module._is_filler(w) and w not in QUESTION_WORDS
+        ]
+        return stripped if asked else message
+
+    eval_dir = Path(__file__).parent / "eval"
+    messages = [
+        item["q"]
+        for name in ("dev.yaml", "test.yaml")
+        for item in yaml.safe_load((eval_dir / name).read_text(encoding="utf-8"))
+    ]
+    messages += [
+        "ACCORDING TO THE ARTICLE why?",
+        "According to the ſtory, why do they return?",
+        "ПО ДАННЫМ СТАТЬИ сколько вернулось?",
+        "что пишут в Статье про мобилизацию",
+    ]
+    assert sum(by_regex_alone(m) != m for m in messages) > 50  # the regex does strip some
+    assert [without_source_framing(m) for m in messages] == [by_regex_alone(m) for m in messages]
