@@ -331,6 +331,9 @@ def script_of(text: str) -> str | None:
 
 def sentences(text: str) -> list[str]:
     """Split a message into sentences, so a question buried in a long message is found."""
+    body = text[:-1]  # a mark at the very end splits nothing off: "how many came back?"
+    if "\n" not in text and not any(mark in body for mark in ".!?…"):
+        return [text.strip() or text]  # one sentence, as the split below would find
     parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
     return parts or [text]
 

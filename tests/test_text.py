@@ -396,3 +396,25 @@ def test_the_framing_shortcut_changes_no_result() -> None:
     ]
     assert sum(by_regex_alone(m) != m for m in messages) > 50  # the regex does strip some
     assert [without_source_framing(m) for m in messages] == [by_regex_alone(m) for m in messages]
+
+
+def test_the_one_sentence_shortcut_changes_no_result() -> None:
+    """sentences() skips its regex for a text with no inner sentence mark; check it against
+    the regex alone on every eval message and on random strings of marks and spaces."""
+    import random
+
+    def by_regex_alone(message: str) -> list[str]:
+        parts = [p.strip() for p in text_module._SENTENCE_END.split(message) if p and p.strip()]
+        return parts or [message]
+
+    eval_dir = Path(__file__).parent / "eval"
+    messages = [
+        item["q"]
+        for name in ("dev.yaml", "test.yaml")
+        for item in yaml.safe_load((eval_dir / name).read_text(encoding="utf-8"))
+    ]
+    rng = random.Random(7)  # noqa: S311 - test data, not secrets
+    messages += [
+        "".join(rng.choice("ab .!?…\n\t") for _ in range(rng.randint(0, 8))) for _ in range(20_000)
+    ]
+    assert [sentences(m) for m in messages] == [by_regex_alone(m) for m in messages]
