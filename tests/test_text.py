@@ -418,3 +418,18 @@ def test_the_one_sentence_shortcut_changes_no_result() -> None:
         "".join(rng.choice("ab .!?…\n\t") for _ in range(rng.randint(0, 8))) for _ in range(20_000)
     ]
     assert [sentences(m) for m in messages] == [by_regex_alone(m) for m in messages]
+
+
+def test_the_future_shortcut_changes_no_result() -> None:
+    """asks_about_future skips its regex when none of its words occurs; compare it with the
+    regex alone on every eval message (it fails if one of the words is left out)."""
+    eval_dir = Path(__file__).parent / "eval"
+    messages = [
+        item["q"]
+        for name in ("dev.yaml", "test.yaml")
+        for item in yaml.safe_load((eval_dir / name).read_text(encoding="utf-8"))
+    ]
+    messages += ["Is there going to be a draft?", "In the future?", "Объявят ли?", "что будет?"]
+    by_regex = [bool(text_module._FUTURE.search(fold(m))) for m in messages]
+    assert sum(by_regex) > 10
+    assert [asks_about_future(m) for m in messages] == by_regex
