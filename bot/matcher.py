@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -275,6 +276,7 @@ class _LangIndex:
         self._corrections: dict[str, str | None] = {}
         self._prepared_cache: dict[str, list[str]] = {}
         self._reachable: dict[tuple[int, int], tuple[list[str], list[int]]] = {}
+        self._keys_by_length: list[tuple[list[int], list[int]]] = []
         # Messages worded differently often fold to the same terms ("why do Russians
         # return?", "why are russians returning"): they are scored once.
         self._score_cache: dict[
@@ -360,6 +362,9 @@ class _LangIndex:
             self.question_key[questions.start : questions.stop]
             for questions in self.entry_questions
         ]
+        for keys in self.entry_keys:  # for _reachable_keys: positions by key length
+            order = sorted(range(len(keys)), key=lambda i, keys=keys: len(keys[i]))
+            self._keys_by_length.append(([len(keys[i]) for i in order], order))
         # Per not-in-source entry, its questions (in order) with their rarest term: a
         # message holds a question whole only if it holds that term (see _contained_refusal).
         self.refusal_questions: dict[int, list[tuple[str, frozenset[str], int]]] = {
@@ -987,11 +992,12 @@ class _LangIndex:
         if found is None:
             keys = self.entry_keys[entry]
             first = self.entry_questions[entry].start
-            positions = [  # as ratio_reachable(keys, length, 70.0) keeps them
-                i
-                for i, key in enumerate(keys)
-                if 200 * min(length, len(key)) >= 70.0 * (length + len(key))
-            ]
+            # ratio >= 70 needs 200 * min(a, b) >= 70 * (a + b): the key's length between
+            # 7/13 and 13/7 of this one, found by bisection in the keys sorted by length.
+            lengths, order = self._keys_by_length[entry]
+            low = bisect_left(lengths, (7 * length + 12) // 13)
+            high = bisect_right(lengths, 13 * length // 7)
+            positions = sorted(order[low:high])  # back in question order
             found = ([keys[i] for i in positions], [first + i for i in positions])
             if len(self._reachable) >= _WORD_MEMO:
                 self._reachable.clear()

@@ -118,3 +118,24 @@ def test_script_of_counts_only_mixed_text() -> None:
         cyrillic, latin = len(_CYRILLIC.findall(text)), len(_LATIN.findall(text))
         counted = None if not cyrillic and not latin else "ru" if cyrillic >= latin else "latin"
         assert script_of(text) == counted, text
+
+
+def test_reachable_keys_by_bisection_are_those_ratio_reachable_keeps() -> None:
+    """_refine's keys come from a bisection over key lengths; they must be exactly, and in
+    the same order, what ratio_reachable(keys, length, 70) keeps, for every length."""
+    from bot.knowledge import load_knowledge
+    from bot.knowledge.paths import default_knowledge_dir
+
+    matcher = Matcher.from_knowledge(load_knowledge(default_knowledge_dir()))
+    checked = 0
+    for index in matcher.indexes.values():
+        for entry, keys in enumerate(index.entry_keys):
+            first = index.entry_questions[entry].start
+            for length in range(0, 2 + max(map(len, keys), default=0) * 2):
+                choices, qids = index._reachable_keys(entry, length)
+                assert choices == ratio_reachable(keys, length, 70.0)
+                assert [index.question_key[q] for q in qids] == choices
+                assert qids == sorted(qids)
+                assert all(q >= first for q in qids)
+                checked += 1
+    assert checked > 1000
