@@ -33,6 +33,7 @@ from fakes.bot_api import (
     make_user,
     parse_html,
 )
+from test_answers import AMBIGUOUS  # questions that should get a did-you-mean
 
 from bot import app as bot_app
 from bot.app import DEFAULT_GC_THRESHOLD, YOUNG_GC_THRESHOLD
@@ -336,17 +337,8 @@ def test_did_you_mean_buttons_give_the_chosen_answer(
     bot: Any, fake: FakeBotAPI, user: JSONDict
 ) -> None:
     answers = bot.services.answers
-    candidates = [
-        "share who returned",
-        "2022 emigration",
-        "return",
-        "job",
-        "jobs abroad",
-        "figures",
-        "quote",
-    ]
     question = next(
-        (q for q in candidates if answers.ask(q, hint="en", record=False).kind == "clarify"),
+        (q for q in AMBIGUOUS if answers.ask(q, hint="en", record=False).kind == "clarify"),
         None,
     )
     assert question is not None, "none of the candidates is ambiguous any more; add one"
