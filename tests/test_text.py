@@ -1,13 +1,13 @@
 """Normalization and transliteration: the rules both the index and every question obey."""
 
+from functools import cache
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot import text as text_module
+from bot.evaluation import load_cases
 from bot.text import (
-    QUESTION_WORDS,
     asks_about_future,
     asks_for_advice,
     canonical_numbers,
@@ -24,6 +24,15 @@ from bot.text import (
     without_source_framing,
     words,
 )
+
+
+@cache
+def eval_messages() -> tuple[str, ...]:
+    """Every dev and test message: real input for the checks that a shortcut changes nothing."""
+    eval_dir = Path(__file__).parent / "eval"
+    return tuple(
+        case.question for name in ("dev", "test") for case in load_cases(eval_dir / f"{name}.yaml")
+    )
 
 
 @pytest.mark.parametrize(
@@ -367,35 +376,21 @@ def test_numbers_in_words_are_read_across_spaces() -> None:
     assert splits_at_spaces("стоит ли возвращаться на место")  # "сто" only inside words
 
 
-def test_the_framing_shortcut_changes_no_result() -> None:
+def test_the_framing_shortcut_changes_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
     """without_source_framing skips its regex when no framing word occurs; check it against
     the regex alone on every eval message plus odd casings of the framing words."""
-
-    def by_regex_alone(message: str) -> str:
-        stripped = text_module._SOURCE_FRAMING.sub(" ", message)
-        if stripped == message:
-            return message
-        asked = [
-            w
-            for w in words(stripped)
-            if w.isalpha() and not text_module._is_filler(w) and w not in QUESTION_WORDS
-        ]
-        return stripped if asked else message
-
-    eval_dir = Path(__file__).parent / "eval"
-    messages = [
-        item["q"]
-        for name in ("dev.yaml", "test.yaml")
-        for item in yaml.safe_load((eval_dir / name).read_text(encoding="utf-8"))
-    ]
+    messages = list(eval_messages())
     messages += [
         "ACCORDING TO THE ARTICLE why?",
         "According to the ſtory, why do they return?",
         "ПО ДАННЫМ СТАТЬИ сколько вернулось?",
         "что пишут в Статье про мобилизацию",
     ]
-    assert sum(by_regex_alone(m) != m for m in messages) > 50  # the regex does strip some
-    assert [without_source_framing(m) for m in messages] == [by_regex_alone(m) for m in messages]
+    with_shortcut = [without_source_framing(m) for m in messages]
+    monkeypatch.setattr(text_module, "_FRAMING_WORDS", ("",))  # "" is in every text
+    by_regex_alone = [without_source_framing(m) for m in messages]
+    assert sum(stripped != m for stripped, m in zip(by_regex_alone, messages, strict=True)) > 50
+    assert with_shortcut == by_regex_alone
 
 
 def test_the_one_sentence_shortcut_changes_no_result() -> None:
@@ -407,12 +402,7 @@ def test_the_one_sentence_shortcut_changes_no_result() -> None:
         parts = [p.strip() for p in text_module._SENTENCE_END.split(message) if p and p.strip()]
         return parts or [message]
 
-    eval_dir = Path(__file__).parent / "eval"
-    messages = [
-        item["q"]
-        for name in ("dev.yaml", "test.yaml")
-        for item in yaml.safe_load((eval_dir / name).read_text(encoding="utf-8"))
-    ]
+    messages = list(eval_messages())
     rng = random.Random(7)  # noqa: S311 - test data, not secrets
     messages += [
         "".join(rng.choice("ab .!?…\n\t") for _ in range(rng.randint(0, 8))) for _ in range(20_000)
@@ -423,12 +413,7 @@ def test_the_one_sentence_shortcut_changes_no_result() -> None:
 def test_the_future_shortcut_changes_no_result() -> None:
     """asks_about_future skips its regex when none of its words occurs; compare it with the
     regex alone on every eval message (it fails if one of the words is left out)."""
-    eval_dir = Path(__file__).parent / "eval"
-    messages = [
-        item["q"]
-        for name in ("dev.yaml", "test.yaml")
-        for item in yaml.safe_load((eval_dir / name).read_text(encoding="utf-8"))
-    ]
+    messages = list(eval_messages())
     messages += ["Is there going to be a draft?", "In the future?", "Объявят ли?", "что будет?"]
     by_regex = [bool(text_module._FUTURE.search(fold(m))) for m in messages]
     assert sum(by_regex) > 10
