@@ -1315,9 +1315,8 @@ class Matcher:
                     return index.question_text[qid]
                 if known is None:
                     known = index.entry_term_counts[best].keys() | index.entry_extra[best]
-                if any(
-                    t[0] != "?" and t not in known and index.idf.get(t, 9.0) >= _TELLING_IDF
-                    for t in terms
+                if any(  # a not-in-source question's terms all have an IDF: it holds them
+                    t[0] != "?" and t not in known and index.idf[t] >= _TELLING_IDF for t in terms
                 ):
                     return index.question_text[qid]
         return None
