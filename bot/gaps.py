@@ -7,6 +7,7 @@ the entry it most likely belongs to, become alternate questions a moderator can 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -70,6 +71,11 @@ def _yaml_string(text: str) -> str:
     return f'"{escaped}"'
 
 
+def _yaml_items(texts: Sequence[str], *, indent: int) -> str:
+    """A YAML list of quoted strings, one per line, at the given indentation."""
+    return "\n".join(f"{' ' * indent}- {_yaml_string(text)}" for text in texts)
+
+
 def suggestion(cluster: GapCluster, *, max_questions: int = 5) -> str:
     """Ready-to-paste YAML snippets: alternate questions, and a not-in-source group.
 
@@ -82,7 +88,7 @@ def suggestion(cluster: GapCluster, *, max_questions: int = 5) -> str:
     near_miss = (
         "# if the source does not say this, add to knowledge/not-in-source.yaml:\n"
         f'  - note: "What the source leaves open here."\n    {cluster.lang}:\n'
-        + "\n".join(f"      - {_yaml_string(text)}" for text in texts)
+        + _yaml_items(texts, indent=6)
     )
     if cluster.nearest_entry and cluster.best_score >= BELONGS:
         return (
@@ -90,7 +96,7 @@ def suggestion(cluster: GapCluster, *, max_questions: int = 5) -> str:
             f"(best score {cluster.best_score:.0f}); if the source answers these, "
             f"add them under its questions.{cluster.lang}:\n"
             f"  - id: {cluster.nearest_entry}\n    questions:\n      {cluster.lang}:\n"
-            + "\n".join(f"        - {_yaml_string(text)}" for text in texts)
+            + _yaml_items(texts, indent=8)
             + f"\n{near_miss}"
         )
     return (
