@@ -105,6 +105,7 @@ class MatcherConfig:
     max_candidates: int = 3
     contained_refusal: bool = True  # a message holding a whole not-in-source question: unknown
     centroid_weight: float = 1.5  # how much an entry's pooled questions reorder close entries
+    sound_typos: bool = True  # Russian words misspelt by ear are read by how they sound
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,25 @@ _SAME_INITIAL = {"э": "е", "ё": "е"}
 def _initial(word: str) -> str:
     """The bucket of a word's first letter, for typo correction."""
     return _SAME_INITIAL.get(word[0], word[0])
+
+
+# How Russian is misspelt by ear: unstressed о is heard as а, е/я/э as и ("вапросы",
+# "атвечаеш", "расиян", "вечислав"), soft and hard signs are left out, double letters
+# written single, "-ться"/"-тся" as "-ца".
+_SOUND_LETTERS = str.maketrans(
+    {"о": "а", "е": "и", "ё": "и", "я": "и", "э": "и", "ю": "у", "ь": None, "ъ": None}
+)
+_SOUND_ENDINGS = (("ться", "ца"), ("тся", "ца"))
+
+
+def sound_key(word: str) -> str:
+    """A Russian word as it sounds, for typos made by ear (see _SOUND_LETTERS)."""
+    for ending, heard in _SOUND_ENDINGS:
+        if word.endswith(ending):
+            word = word[: -len(ending)] + heard
+            break
+    key = word.translate(_SOUND_LETTERS)
+    return "".join(letter for i, letter in enumerate(key) if not i or key[i - 1] != letter)
 
 
 # Transliteration is ambiguous: "sh" may be ш or сх ("ishod" = исход), "ts" ц or тс.
@@ -424,6 +444,14 @@ class _LangIndex:
             if len(word) == 4 and word.isalpha():
                 for dropped in sorted({word[:i] + word[i + 1 :] for i in range(4)}):
                     self._short_by_deletion[dropped].append(word)
+        # Russian words by how they sound; a key two different stems share is no guide.
+        self._by_sound: dict[str, str] = {}
+        if lang == "ru":
+            heard: dict[str, set[str]] = defaultdict(set)
+            for word, base in self._surface.items():
+                if len(word) >= 4:
+                    heard[sound_key(word)].add(base)
+            self._by_sound = {key: next(iter(s)) for key, s in heard.items() if len(s) == 1}
 
     def _by_centroid(
         self,
@@ -657,6 +685,8 @@ class _LangIndex:
             near = _nearest(word, self._surface_by_initial.get(_initial(word), ()))
             if near is not None:
                 fixed = self._surface[near]
+            elif self.config.sound_typos and (heard := self._by_sound.get(sound_key(word))):
+                fixed = heard
             elif len(base) >= 5:  # stems are short: "дет" must not become "дает"
                 near = _nearest(base, self._vocab_by_initial.get(_initial(base), ()))
                 fixed = near if near is not None else self._same_root(base)

@@ -3,7 +3,7 @@
 import pytest
 
 from bot.knowledge import default_knowledge_dir, load_knowledge
-from bot.matcher import IndexEntry, Matcher, MatcherConfig
+from bot.matcher import IndexEntry, Matcher, MatcherConfig, sound_key
 
 
 @pytest.fixture(scope="module")
@@ -391,3 +391,32 @@ def test_russian_still_tells_the_trend_from_the_reasons() -> None:
     matcher = Matcher(entries, {"ru": [["еще", "еше"]]})  # "eshe" reads as "еше"
     assert matcher.match("ещё уезжают?").entry_id == "trend"
     assert matcher.match("eshe uezzhayut?").entry_id == "trend"
+
+
+def test_sound_key_hears_what_russian_spelling_by_ear_gets_wrong() -> None:
+    assert sound_key("вапросы") == sound_key("вопросы")
+    assert sound_key("атвечаеш") == sound_key("отвечаешь")
+    assert sound_key("расиян") == sound_key("россиян")
+    assert sound_key("возвращаеться") == sound_key("возвращается")
+    assert sound_key("вернулись") != sound_key("вернулось")  # and -ись is not -ось
+
+
+def test_a_russian_word_misspelt_by_ear_is_read_as_the_word_it_sounds_like() -> None:
+    entries = [
+        IndexEntry("bot", {"ru": ["на какие вопросы ты отвечаешь"]}),
+        IndexEntry("count", {"ru": ["сколько россиян вернулось"]}),
+    ]
+    matcher = Matcher(entries)
+    # Two letters off each ("а" for "о", "ш" for "шь"): beyond one typo's reach.
+    assert matcher.match("какие вапросы атвечаеш").entry_id == "bot"
+    assert matcher.match("сколько расиян вернулось").entry_id == "count"
+    deaf = Matcher(entries, config=MatcherConfig(sound_typos=False))
+    assert deaf.match("какие вапросы атвечаеш").outcome == "unknown"
+
+
+def test_a_sound_two_different_words_share_corrects_nothing() -> None:
+    # "литта" is two letters off both "лета" and "лито", and sounds like each ("лита").
+    alone = Matcher([IndexEntry("a", {"ru": ["лета"]})]).indexes["ru"]
+    assert alone.correct("литта") == alone.correct("лета")
+    both = Matcher([IndexEntry("a", {"ru": ["лета"]}), IndexEntry("b", {"ru": ["лито"]})])
+    assert both.indexes["ru"].correct("литта") is None
