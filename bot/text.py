@@ -46,7 +46,7 @@ EN_STOP = frozenset(
     ballpark roughly approximately approx around far again anymore already yet lately soon
     tf wtf heck hell sudden suddenly whole vs versus feel feels able unable actively mid put
     crazy frm pack packed packing apply applied applying handle handles case general
-    heard hear read saw seen gotten bunch
+    heard hear read saw seen gotten bunch main
     """.split()
 )
 RU_STOP = frozenset(
