@@ -105,6 +105,7 @@ class MatcherConfig:
     max_candidates: int = 3
     contained_refusal: bool = True  # a message holding a whole not-in-source question: unknown
     centroid_weight: float = 1.5  # how much an entry's pooled questions reorder close entries
+    reversed_phrases: bool = True  # Russian two-word synonyms also match in reverse order
     sound_typos: bool = True  # Russian words misspelt by ear are read by how they sound
 
 
@@ -319,6 +320,14 @@ class _LangIndex:
                     self._synonym_single.setdefault(member[0], canonical)
                 else:
                     self._synonym_phrases.append((member, canonical))
+        if lang == "ru" and config.reversed_phrases:
+            # Russian word order is free: "назад едут" is "едут назад".
+            declared = {phrase for phrase, _ in self._synonym_phrases}
+            self._synonym_phrases += [
+                (phrase[::-1], canonical)
+                for phrase, canonical in list(self._synonym_phrases)
+                if len(phrase) == 2 and phrase[::-1] not in declared
+            ]
         self._synonym_phrases.sort(key=lambda p: -len(p[0]))
         self._phrases_by_first: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
         for phrase, canonical in self._synonym_phrases:  # longest first within each list

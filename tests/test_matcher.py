@@ -420,3 +420,14 @@ def test_a_sound_two_different_words_share_corrects_nothing() -> None:
     assert alone.correct("литта") == alone.correct("лета")
     both = Matcher([IndexEntry("a", {"ru": ["лета"]}), IndexEntry("b", {"ru": ["лито"]})])
     assert both.indexes["ru"].correct("литта") is None
+
+
+def test_russian_two_word_synonyms_match_in_either_order() -> None:
+    entries = [
+        IndexEntry("back", {"ru": ["почему возвращаются"]}),
+        IndexEntry("go", {"ru": ["куда едут"]}),
+    ]
+    synonyms = {"ru": [["возвращаются", "едут назад"]]}
+    assert Matcher(entries, synonyms).match("почему назад едут").entry_id == "back"
+    fixed = Matcher(entries, synonyms, MatcherConfig(reversed_phrases=False))
+    assert fixed.match("почему назад едут").entry_id != "back"
