@@ -32,6 +32,7 @@ AMBIGUOUS = (
     "jobs abroad",
     "figures",
     "quote",
+    "reasons",
 )
 
 
