@@ -85,7 +85,7 @@ class MatcherConfig:
     intent_weight: float = 0.8  # weight of question-word intents relative to their IDF
     oov_weight: float = 2.2  # weight of a word the knowledge base has never seen
     number_penalty: float = 0.35  # score factor when the question's number is not in an entry
-    oov_penalty: float = 0.4  # score factor for each word the knowledge base has never seen
+    oov_penalty: float = 0.5  # score factor for each word the knowledge base has never seen
     intent_penalty: float = 0.3  # "how many"/"when" asked of an entry that states no amount/date
     unmatched_penalty: float = 0.8  # per known word of the question that the entry lacks
     unmatched_rarity: float = 0.5  # 0: every lacking word counts 1; 1: in proportion to IDF
