@@ -78,7 +78,7 @@ class MatcherConfig:
     """Tuning knobs, calibrated on tests/eval/dev.yaml (see `returnbot kb test`)."""
 
     answer_score: float = 50.0  # at or above (with a clear margin): answer
-    clarify_score: float = 45.0  # between clarify_score and answer_score: did-you-mean
+    clarify_score: float = 48.0  # between clarify_score and answer_score: did-you-mean
     margin: float = 6.0  # best must beat the runner-up by this much to answer outright
     coverage_weight: float = 0.6  # share of the score from question coverage
     extra_credit: float = 0.4  # a word found only in an entry's answer counts this much
