@@ -234,7 +234,7 @@ def cmd_kb_test(args: argparse.Namespace) -> int:
     if thresholds_file.is_file():
         thresholds = yaml.safe_load(thresholds_file.read_text(encoding="utf-8")) or {}
     reports = [leave_one_out(snapshot.matcher)]
-    for split in ("dev", "test", "test2", "test3"):
+    for split in ("dev", "test", "test2", "test3", "test4"):
         path = eval_dir / f"{split}.yaml"
         if path.is_file():
             reports.append(evaluate(snapshot.matcher, load_cases(path), split))
