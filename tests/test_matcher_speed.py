@@ -7,7 +7,7 @@ import pytest
 from rapidfuzz import fuzz, process
 
 from bot.knowledge import default_knowledge_dir, load_knowledge
-from bot.matcher import Matcher, _add_weight, ratio_reachable
+from bot.matcher import Matcher, _add_weight, _initial, _nearest, ratio_reachable
 from bot.text import (
     _ADDRESSEES,
     _CYRILLIC,
@@ -139,3 +139,29 @@ def test_reachable_keys_by_bisection_are_those_ratio_reachable_keeps() -> None:
                 assert all(q >= first for q in qids)
                 checked += 1
     assert checked > 1000
+
+
+def test_typo_choices_find_the_nearest_word_of_the_whole_initial_bucket() -> None:
+    """correct() looks only at words of a reachable length; _nearest must pick the same one."""
+    matcher = Matcher.from_knowledge(load_knowledge(default_knowledge_dir()))
+    rng = random.Random(13)  # noqa: S311 - test data, not secrets
+    checked = 0
+    for index in matcher.indexes.values():
+        for by_initial, choices in (
+            (index._surface_by_initial, index._surface_choices),
+            (index._vocab_by_initial, index._vocab_choices),
+        ):
+            words_known = sorted(w for bucket in by_initial.values() for w in bucket)
+            probes = list(words_known)
+            for word in words_known:  # a slip: a letter dropped, doubled, swapped or changed
+                at = rng.randrange(1, len(word)) if len(word) > 1 else 0
+                probes += [word[:at] + word[at + 1 :], word[:at] + word[at - 1] + word[at:]]
+                probes.append(
+                    word[: at - 1] + word[at : at + 1] + word[at - 1 : at] + word[at + 1 :]
+                )
+                probes.append(word[:at] + rng.choice("aeoиае") + word[at + 1 :])
+            for probe in filter(None, probes):
+                full = _nearest(probe, by_initial.get(_initial(probe), ()))
+                assert _nearest(probe, choices.near(probe)) == full, probe
+                checked += 1
+    assert checked > 10_000
