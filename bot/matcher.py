@@ -534,7 +534,7 @@ class _LangIndex:
                 latin_to_cyrillic(word) if word.isascii() and not word[0].isdigit() else word
                 for word in tokens
             ]
-            tokens = [_LEAVER.sub("эмигранты", word) for word in tokens]
+            tokens = [_LEAVER.sub("эмигранты", word) if "вш" in word else word for word in tokens]
         if _DIGIT.search(text) or not NUMBER_WORDS.isdisjoint(tokens):
             tokens = canonical_numbers(tokens)
         return tokens
@@ -1025,8 +1025,9 @@ class _LangIndex:
         """An entry's keys that a key of `length` may match with ratio >= 70, and their ids.
 
         In question order, so extractOne takes the same first best key; the others can never
-        reach the cutoff (see ratio_reachable), and are 40 % of them on the eval sets.
-        Remembered per entry and length.
+        reach the cutoff (see ratio_reachable), and are 40 % of them on the eval sets. A key
+        several questions share (worded alike, 15 % of the keys) is kept once, with its first
+        question: extractOne would take that one. Remembered per entry and length.
         """
         found = self._reachable.get((entry, length))
         if found is None:
@@ -1037,8 +1038,10 @@ class _LangIndex:
             lengths, order = self._keys_by_length[entry]
             low = bisect_left(lengths, (7 * length + 12) // 13)
             high = bisect_right(lengths, 13 * length // 7)
-            positions = sorted(order[low:high])  # back in question order
-            found = ([keys[i] for i in positions], [first + i for i in positions])
+            first_position: dict[str, int] = {}
+            for i in sorted(order[low:high]):  # back in question order
+                first_position.setdefault(keys[i], i)
+            found = (list(first_position), [first + i for i in first_position.values()])
             if len(self._reachable) >= _WORD_MEMO:
                 self._reachable.clear()
             self._reachable[(entry, length)] = found

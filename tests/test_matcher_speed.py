@@ -10,14 +10,20 @@ from bot.knowledge import default_knowledge_dir, load_knowledge
 from bot.matcher import Matcher, _add_weight, _initial, _nearest, ratio_reachable
 from bot.text import (
     _ADDRESSEES,
+    _AMOUNT_AFTER_HOW,
+    _ANTECEDENTS,
     _CYRILLIC,
     _HOW_ARE_YOU,
     _LATIN,
+    _RELATIVE,
     _SMALL_TALK,
+    _TIME_AFTER_HOW_MANY,
     EN_STOP,
     QUESTION_WORDS,
     RU_STOP,
+    _asks_when,
     fold,
+    intent_tokens,
     is_small_talk,
     script_of,
     words,
@@ -122,7 +128,8 @@ def test_script_of_counts_only_mixed_text() -> None:
 
 def test_reachable_keys_by_bisection_are_those_ratio_reachable_keeps() -> None:
     """_refine's keys come from a bisection over key lengths; they must be exactly, and in
-    the same order, what ratio_reachable(keys, length, 70) keeps, for every length."""
+    the same order, what ratio_reachable(keys, length, 70) keeps, for every length, each
+    key once, with the first question that has it."""
     from bot.knowledge import load_knowledge
     from bot.knowledge.paths import default_knowledge_dir
 
@@ -133,8 +140,9 @@ def test_reachable_keys_by_bisection_are_those_ratio_reachable_keeps() -> None:
             first = index.entry_questions[entry].start
             for length in range(0, 2 + max(map(len, keys), default=0) * 2):
                 choices, qids = index._reachable_keys(entry, length)
-                assert choices == ratio_reachable(keys, length, 70.0)
+                assert choices == list(dict.fromkeys(ratio_reachable(keys, length, 70.0)))
                 assert [index.question_key[q] for q in qids] == choices
+                assert [keys.index(key) + first for key in choices] == qids
                 assert qids == sorted(qids)
                 assert all(q >= first for q in qids)
                 checked += 1
@@ -165,3 +173,38 @@ def test_typo_choices_find_the_nearest_word_of_the_whole_initial_bucket() -> Non
                 assert _nearest(probe, choices.near(probe)) == full, probe
                 checked += 1
     assert checked > 10_000
+
+
+def _intents_word_by_word(raw_words: list[str]) -> list[str]:
+    """intent_tokens without its shortcut: every word goes through every case."""
+    out: list[str] = []
+    previous = ""
+    for position, word in enumerate(raw_words):
+        if word in _AMOUNT_AFTER_HOW and previous == "how":
+            out[-1] = "?many"
+        elif word in _TIME_AFTER_HOW_MANY and out and out[-1] == "?many" and previous != "how":
+            out[-1] = "?how"
+        elif word == "what" and previous == "or":
+            pass  # a tag: "or what"
+        elif word == "when" and position > 0 and not _asks_when(raw_words, position):
+            pass  # a conjunction
+        elif word in _RELATIVE and previous in _ANTECEDENTS:
+            pass  # "those who"
+        elif (token := QUESTION_WORDS.get(word)) is not None:
+            out.append(token)
+        previous = word
+    return out
+
+
+def test_intent_tokens_skip_only_words_no_case_acts_on() -> None:
+    rng = random.Random(17)  # noqa: S311 - test data, not secrets
+    vocabulary = [
+        *QUESTION_WORDS,
+        *_AMOUNT_AFTER_HOW,
+        *_TIME_AFTER_HOW_MANY,
+        *_ANTECEDENTS,
+        *["or", "was", "did", "is", "you", "live", "people", "вернулись", "ли", "a"],
+    ]
+    for _ in range(20_000):
+        raw = rng.choices(vocabulary, k=rng.randint(0, 8))
+        assert intent_tokens(raw) == _intents_word_by_word(raw), raw
