@@ -456,13 +456,6 @@ class _LangIndex:
                     self._short_by_deletion[dropped].append(word)
 
         # -- for the query path only ----------------------------------------------------
-        # The questions of each common word as a set: a candidate question holds the word
-        # if it is in the set (see _score), without a look at the question's terms.
-        self._common_sets = {
-            term: frozenset(ids)
-            for term, ids in self.postings.items()
-            if len(ids) > self.common_postings
-        }
         self._surface_choices = _TypoChoices(self._surface_by_initial)
         self._vocab_choices = _TypoChoices(self._vocab_by_initial)
 
@@ -865,10 +858,11 @@ class _LangIndex:
             if exclude is not None:
                 overlap.pop(exclude, None)
         elif common:
-            common_sets = self._common_sets
+            question_terms = self.question_terms
             for term, weight in common:  # each question still adds them in query order
-                for qid in common_sets[term].intersection(overlap):
-                    overlap[qid] += weight
+                for qid in overlap:
+                    if term in question_terms[qid]:
+                        overlap[qid] += weight
         # Each entry's closest question (weighted Dice); on a tie the first stored one wins.
         best_dice: dict[int, float] = {}
         best_qid: dict[int, int] = {}
