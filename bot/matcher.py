@@ -464,7 +464,7 @@ class _LangIndex:
         query: _Query,
         results: list[tuple[float, int, int]],
         exclude: int | None,
-        best_dice: dict[int, float],
+        best_dice: Sequence[float],
     ) -> list[tuple[float, int, int]]:
         """Scale scores by the query's cosine with each entry's questions pooled.
 
@@ -864,16 +864,20 @@ class _LangIndex:
                     if term in question_terms[qid]:
                         overlap[qid] += weight
         # Each entry's closest question (weighted Dice); on a tie the first stored one wins.
-        best_dice: dict[int, float] = {}
-        best_qid: dict[int, int] = {}
-        best_so_far = best_dice.get
+        # Lists by entry, not dicts: a list item is read without a call. Every Dice is
+        # positive, so -1.0 marks an entry not reached yet; `reached` lists them in turn.
+        best_dice = [-1.0] * len(self.entry_questions)
+        best_qid = [0] * len(self.entry_questions)
+        reached: list[int] = []
         question_weight = self.question_weight
         question_entry = self.question_entry
         for qid, shared in overlap.items():
             dice = 2 * shared / (total + question_weight[qid])
             entry = question_entry[qid]
-            best = best_so_far(entry, -1.0)
+            best = best_dice[entry]
             if dice > best or (dice == best and qid < best_qid[entry]):
+                if best < 0:
+                    reached.append(entry)
                 best_dice[entry] = dice
                 best_qid[entry] = qid
         excluded_entry = question_entry[exclude] if exclude is not None else -1
@@ -911,7 +915,8 @@ class _LangIndex:
         places_apply = bool(places) and not context
         entry_term_counts, entry_extra = self.entry_term_counts, self.entry_extra
         results: list[tuple[float, int, int]] = []
-        for entry, dice in best_dice.items():
+        for entry in reached:
+            dice = best_dice[entry]
             qid = best_qid[entry]
             counts = entry_term_counts[entry]
             extra = entry_extra[entry]
