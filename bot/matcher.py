@@ -168,7 +168,8 @@ class _TypoChoices:
 
     A distance is at least the difference in length: a word of another length than the
     typo's, give or take its reach, can never be the nearest. The rest keep their order,
-    so extractOne finds the same first nearest word, after comparing a third as many.
+    so extractOne finds the same first nearest word (a Russian initial holds up to 150
+    words; on the eval sets 20 are left on average).
     """
 
     def __init__(self, by_initial: Mapping[str, Sequence[str]]) -> None:
@@ -864,8 +865,8 @@ class _LangIndex:
                     if term in question_terms[qid]:
                         overlap[qid] += weight
         # Each entry's closest question (weighted Dice); on a tie the first stored one wins.
-        # Lists by entry, not dicts: a list item is read without a call. Every Dice is
-        # positive, so -1.0 marks an entry not reached yet; `reached` lists them in turn.
+        # Lists by entry, not dicts: a list item is read without a call. A Dice is never
+        # negative, so -1.0 marks an entry not reached yet; `reached` lists them in turn.
         best_dice = [-1.0] * len(self.entry_questions)
         best_qid = [0] * len(self.entry_questions)
         reached: list[int] = []
