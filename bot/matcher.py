@@ -179,6 +179,38 @@ def sound_key(word: str) -> str:
 _TRANSLIT_ALTERNATIVES = (("ш", "сх"), ("ц", "тс"))
 
 
+def _typo_reach(length: int) -> int:
+    """How many typos (_nearest's distance) a word of `length` letters may hold."""
+    return 1 if length <= 8 else 2
+
+
+class _TypoChoices:
+    """Words by their initial (see `_initial`), narrowed to what a typo of a word can reach.
+
+    A distance is at least the difference in length: a word of another length than the
+    typo's, give or take its reach, can never be the nearest. The rest keep their order,
+    so extractOne finds the same first nearest word (a Russian initial holds up to 150
+    words; on the eval sets 20 are left on average).
+    """
+
+    def __init__(self, by_initial: Mapping[str, Sequence[str]]) -> None:
+        self._by_initial = by_initial
+        self._near: dict[tuple[str, int], list[str]] = {}  # per initial and length
+
+    def near(self, word: str) -> list[str]:
+        """The words that share `word`'s initial and a length within its reach, in order."""
+        length = len(word)
+        key = (_initial(word), length)
+        found = self._near.get(key)
+        if found is None:
+            reach = _typo_reach(length)
+            found = [w for w in self._by_initial.get(key[0], ()) if abs(len(w) - length) <= reach]
+            if len(self._near) >= _WORD_MEMO:
+                self._near.clear()
+            self._near[key] = found
+        return found
+
+
 def _nearest(word: str, choices: Sequence[str]) -> str | None:
     """The closest choice within a typo's reach (optimal string alignment distance).
 
@@ -186,9 +218,8 @@ def _nearest(word: str, choices: Sequence[str]) -> str | None:
     one typo. Words of four letters get one dropped, added or swapped letter but no
     substitution: "safe" must not become "save", while "putn" is "putin".
     """
-    allowed = 1 if len(word) <= 8 else 2
     best = process.extractOne(
-        word, choices, scorer=OSA.distance, processor=None, score_cutoff=allowed
+        word, choices, scorer=OSA.distance, processor=None, score_cutoff=_typo_reach(len(word))
     )
     if best is None:
         return None
@@ -462,12 +493,16 @@ class _LangIndex:
                     heard[sound_key(word)].add(base)
             self._by_sound = {key: next(iter(s)) for key, s in heard.items() if len(s) == 1}
 
+        # -- for the query path only ----------------------------------------------------
+        self._surface_choices = _TypoChoices(self._surface_by_initial)
+        self._vocab_choices = _TypoChoices(self._vocab_by_initial)
+
     def _by_centroid(
         self,
         query: _Query,
         results: list[tuple[float, int, int]],
         exclude: int | None,
-        best_dice: dict[int, float],
+        best_dice: Sequence[float],
     ) -> list[tuple[float, int, int]]:
         """Scale scores by the query's cosine with each entry's questions pooled.
 
@@ -530,7 +565,7 @@ class _LangIndex:
                 latin_to_cyrillic(word) if word.isascii() and not word[0].isdigit() else word
                 for word in tokens
             ]
-            tokens = [_LEAVER.sub("эмигранты", word) for word in tokens]
+            tokens = [_LEAVER.sub("эмигранты", word) if "вш" in word else word for word in tokens]
         if _DIGIT.search(text) or not NUMBER_WORDS.isdisjoint(tokens):
             tokens = canonical_numbers(tokens)
         return tokens
@@ -691,13 +726,13 @@ class _LangIndex:
                         fixed = other
                         break
         if fixed is None and len(word) >= self.config.min_correction_len:
-            near = _nearest(word, self._surface_by_initial.get(_initial(word), ()))
+            near = _nearest(word, self._surface_choices.near(word))
             if near is not None:
                 fixed = self._surface[near]
             elif self.config.sound_typos and (heard := self._by_sound.get(sound_key(word))):
                 fixed = heard
             elif len(base) >= 5:  # stems are short: "дет" must not become "дает"
-                near = _nearest(base, self._vocab_by_initial.get(_initial(base), ()))
+                near = _nearest(base, self._vocab_choices.near(base))
                 fixed = near if near is not None else self._same_root(base)
         if len(self._corrections) < 100_000:
             self._corrections[word] = fixed
@@ -869,16 +904,20 @@ class _LangIndex:
                     if term in question_terms[qid]:
                         overlap[qid] += weight
         # Each entry's closest question (weighted Dice); on a tie the first stored one wins.
-        best_dice: dict[int, float] = {}
-        best_qid: dict[int, int] = {}
-        best_so_far = best_dice.get
+        # Lists by entry, not dicts: a list item is read without a call. A Dice is never
+        # negative, so -1.0 marks an entry not reached yet; `reached` lists them in turn.
+        best_dice = [-1.0] * len(self.entry_questions)
+        best_qid = [0] * len(self.entry_questions)
+        reached: list[int] = []
         question_weight = self.question_weight
         question_entry = self.question_entry
         for qid, shared in overlap.items():
             dice = 2 * shared / (total + question_weight[qid])
             entry = question_entry[qid]
-            best = best_so_far(entry, -1.0)
+            best = best_dice[entry]
             if dice > best or (dice == best and qid < best_qid[entry]):
+                if best < 0:
+                    reached.append(entry)
                 best_dice[entry] = dice
                 best_qid[entry] = qid
         excluded_entry = question_entry[exclude] if exclude is not None else -1
@@ -916,7 +955,8 @@ class _LangIndex:
         places_apply = bool(places) and not context
         entry_term_counts, entry_extra = self.entry_term_counts, self.entry_extra
         results: list[tuple[float, int, int]] = []
-        for entry, dice in best_dice.items():
+        for entry in reached:
+            dice = best_dice[entry]
             qid = best_qid[entry]
             counts = entry_term_counts[entry]
             extra = entry_extra[entry]
@@ -1024,8 +1064,9 @@ class _LangIndex:
         """An entry's keys that a key of `length` may match with ratio >= 70, and their ids.
 
         In question order, so extractOne takes the same first best key; the others can never
-        reach the cutoff (see ratio_reachable), and are 40 % of them on the eval sets.
-        Remembered per entry and length.
+        reach the cutoff (see ratio_reachable), and are 40 % of them on the eval sets. A key
+        several questions share (worded alike, 15 % of the keys) is kept once, with its first
+        question: extractOne would take that one. Remembered per entry and length.
         """
         found = self._reachable.get((entry, length))
         if found is None:
@@ -1036,8 +1077,10 @@ class _LangIndex:
             lengths, order = self._keys_by_length[entry]
             low = bisect_left(lengths, (7 * length + 12) // 13)
             high = bisect_right(lengths, 13 * length // 7)
-            positions = sorted(order[low:high])  # back in question order
-            found = ([keys[i] for i in positions], [first + i for i in positions])
+            first_position: dict[str, int] = {}
+            for i in sorted(order[low:high]):  # back in question order
+                first_position.setdefault(keys[i], i)
+            found = (list(first_position), [first + i for i in first_position.values()])
             if len(self._reachable) >= _WORD_MEMO:
                 self._reachable.clear()
             self._reachable[(entry, length)] = found

@@ -458,8 +458,10 @@ def is_stop(word: str, lang: str) -> bool:
 def intent_tokens(raw_words: list[str]) -> list[str]:
     """Map question words to shared intent tokens ("how many" → "?many")."""
     out: list[str] = []
-    previous = ""
     for position, word in enumerate(raw_words):
+        if word not in _INTENT_WORDS:
+            continue  # most words: none of the cases below
+        previous = raw_words[position - 1] if position else ""
         if word in _AMOUNT_AFTER_HOW and previous == "how":
             out[-1] = "?many"
         elif word in _TIME_AFTER_HOW_MANY and out and out[-1] == "?many" and previous != "how":
@@ -472,7 +474,6 @@ def intent_tokens(raw_words: list[str]) -> list[str]:
             pass  # "those who left", "тех, кто вернулся": who they are, not a "who?" question
         elif (token := QUESTION_WORDS.get(word)) is not None:
             out.append(token)
-        previous = word
     return out
 
 
@@ -482,6 +483,8 @@ _ANTECEDENTS = frozenset(
     "those people ones everyone anyone russians emigrants relocants "
     "те тех теми тем тот того всех все люди людей россияне россиян эмигранты релоканты".split()
 )
+# Every word intent_tokens acts on (the antecedents only matter before one of these).
+_INTENT_WORDS = frozenset(QUESTION_WORDS) | _AMOUNT_AFTER_HOW | _TIME_AFTER_HOW_MANY | _RELATIVE
 
 
 # "When was/did/is …" asks for a date; "when you live abroad", "when Putin ordered" do not.

@@ -7,17 +7,23 @@ import pytest
 from rapidfuzz import fuzz, process
 
 from bot.knowledge import default_knowledge_dir, load_knowledge
-from bot.matcher import Matcher, _add_weight, ratio_reachable
+from bot.matcher import Matcher, _add_weight, _initial, _nearest, ratio_reachable
 from bot.text import (
     _ADDRESSEES,
+    _AMOUNT_AFTER_HOW,
+    _ANTECEDENTS,
     _CYRILLIC,
     _HOW_ARE_YOU,
     _LATIN,
+    _RELATIVE,
     _SMALL_TALK,
+    _TIME_AFTER_HOW_MANY,
     EN_STOP,
     QUESTION_WORDS,
     RU_STOP,
+    _asks_when,
     fold,
+    intent_tokens,
     is_small_talk,
     script_of,
     words,
@@ -122,7 +128,8 @@ def test_script_of_counts_only_mixed_text() -> None:
 
 def test_reachable_keys_by_bisection_are_those_ratio_reachable_keeps() -> None:
     """_refine's keys come from a bisection over key lengths; they must be exactly, and in
-    the same order, what ratio_reachable(keys, length, 70) keeps, for every length."""
+    the same order, what ratio_reachable(keys, length, 70) keeps, for every length, each
+    key once, with the first question that has it."""
     from bot.knowledge import load_knowledge
     from bot.knowledge.paths import default_knowledge_dir
 
@@ -133,9 +140,71 @@ def test_reachable_keys_by_bisection_are_those_ratio_reachable_keeps() -> None:
             first = index.entry_questions[entry].start
             for length in range(0, 2 + max(map(len, keys), default=0) * 2):
                 choices, qids = index._reachable_keys(entry, length)
-                assert choices == ratio_reachable(keys, length, 70.0)
+                assert choices == list(dict.fromkeys(ratio_reachable(keys, length, 70.0)))
                 assert [index.question_key[q] for q in qids] == choices
+                assert [keys.index(key) + first for key in choices] == qids
                 assert qids == sorted(qids)
                 assert all(q >= first for q in qids)
                 checked += 1
     assert checked > 1000
+
+
+def test_typo_choices_find_the_nearest_word_of_the_whole_initial_bucket() -> None:
+    """correct() looks only at words of a reachable length; _nearest must pick the same one."""
+    matcher = Matcher.from_knowledge(load_knowledge(default_knowledge_dir()))
+    rng = random.Random(13)  # noqa: S311 - test data, not secrets
+    checked = 0
+    for index in matcher.indexes.values():
+        for by_initial, choices in (
+            (index._surface_by_initial, index._surface_choices),
+            (index._vocab_by_initial, index._vocab_choices),
+        ):
+            words_known = sorted(w for bucket in by_initial.values() for w in bucket)
+            probes = list(words_known)
+            for word in words_known:  # a slip: a letter dropped, doubled, swapped or changed
+                at = rng.randrange(1, len(word)) if len(word) > 1 else 0
+                probes += [word[:at] + word[at + 1 :], word[:at] + word[at - 1] + word[at:]]
+                probes.append(
+                    word[: at - 1] + word[at : at + 1] + word[at - 1 : at] + word[at + 1 :]
+                )
+                probes.append(word[:at] + rng.choice("aeoиае") + word[at + 1 :])
+            for probe in filter(None, probes):
+                full = _nearest(probe, by_initial.get(_initial(probe), ()))
+                assert _nearest(probe, choices.near(probe)) == full, probe
+                checked += 1
+    assert checked > 10_000
+
+
+def _intents_word_by_word(raw_words: list[str]) -> list[str]:
+    """intent_tokens without its shortcut: every word goes through every case."""
+    out: list[str] = []
+    previous = ""
+    for position, word in enumerate(raw_words):
+        if word in _AMOUNT_AFTER_HOW and previous == "how":
+            out[-1] = "?many"
+        elif word in _TIME_AFTER_HOW_MANY and out and out[-1] == "?many" and previous != "how":
+            out[-1] = "?how"
+        elif word == "what" and previous == "or":
+            pass  # a tag: "or what"
+        elif word == "when" and position > 0 and not _asks_when(raw_words, position):
+            pass  # a conjunction
+        elif word in _RELATIVE and previous in _ANTECEDENTS:
+            pass  # "those who"
+        elif (token := QUESTION_WORDS.get(word)) is not None:
+            out.append(token)
+        previous = word
+    return out
+
+
+def test_intent_tokens_skip_only_words_no_case_acts_on() -> None:
+    rng = random.Random(17)  # noqa: S311 - test data, not secrets
+    vocabulary = [
+        *QUESTION_WORDS,
+        *_AMOUNT_AFTER_HOW,
+        *_TIME_AFTER_HOW_MANY,
+        *_ANTECEDENTS,
+        *["or", "was", "did", "is", "you", "live", "people", "вернулись", "ли", "a"],
+    ]
+    for _ in range(20_000):
+        raw = rng.choices(vocabulary, k=rng.randint(0, 8))
+        assert intent_tokens(raw) == _intents_word_by_word(raw), raw
