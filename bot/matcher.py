@@ -156,6 +156,8 @@ def _initial(word: str) -> str:
     return _SAME_INITIAL.get(word[0], word[0])
 
 
+_ROOT_LENGTH_GAP = 5  # see _same_root
+
 # How Russian is misspelt by ear: unstressed о is heard as а, е/я/э as и ("вапросы",
 # "атвечаеш", "расиян", "вечислав"), soft and hard signs are left out, double letters
 # written single, "-ться"/"-тся" as "-ца".
@@ -756,7 +758,12 @@ class _LangIndex:
                 shared += 1
             shorter = min(len(term), len(word))
             is_prefix = shared == shorter
-            enough = (is_prefix and shared >= 4) or (shared >= 5 and shared >= 0.75 * shorter)
+            # A stem much shorter than the word is no sign of the same word: "скольк" begins
+            # "скольковернулось", two words typed together.
+            close = max(len(term), len(word)) - shorter <= _ROOT_LENGTH_GAP
+            enough = close and (
+                (is_prefix and shared >= 4) or (shared >= 5 and shared >= 0.75 * shorter)
+            )
             if enough and shared > best_shared:
                 best, best_shared = word, shared
         return best
