@@ -1,5 +1,7 @@
 """The matcher on the shipped knowledge base: routing, languages, typos, refusals."""
 
+import gc
+
 import pytest
 
 from bot.knowledge import default_knowledge_dir, load_knowledge
@@ -391,3 +393,21 @@ def test_russian_still_tells_the_trend_from_the_reasons() -> None:
     matcher = Matcher(entries, {"ru": [["еще", "еше"]]})  # "eshe" reads as "еше"
     assert matcher.match("ещё уезжают?").entry_id == "trend"
     assert matcher.match("eshe uezzhayut?").entry_id == "trend"
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["collector on", "collector off"])
+def test_the_build_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    """The build pauses the cyclic collector (see _collector_paused), also when it fails."""
+    entries = [IndexEntry(id="a", questions={"en": ["why do people return?"]})]
+    was_enabled = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        Matcher(entries)
+        assert gc.isenabled() is enabled
+        with pytest.raises(AttributeError):
+            Matcher([None])  # type: ignore[list-item]
+        assert gc.isenabled() is enabled
+    finally:
+        if was_enabled:
+            gc.enable()
