@@ -14,11 +14,13 @@ gives. No Telegram imports here.
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter, mul
@@ -1129,6 +1131,26 @@ class _LangIndex:
         return refined + results[5:]
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Run a block with Python's cyclic garbage collector paused, then collect its objects once.
+
+    An index build allocates hundreds of thousands of containers (term sets, postings) that
+    all outlive it. The collector would go over the growing heap again and again while it
+    runs (a fifth of the build at 100k stored questions), finding nothing; afterwards one
+    pass moves what the build made to the old generation, as those repeated passes would have.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect(1)
+
+
 class Matcher:
     """The index over a knowledge base; `match()` decides answer, clarify or unknown."""
 
@@ -1141,10 +1163,11 @@ class Matcher:
         self.config = config or MatcherConfig()
         self.entries = tuple(entries)
         synonyms = synonyms or {}
-        self.indexes: dict[Lang, _LangIndex] = {
-            lang: _LangIndex(lang, self.entries, synonyms.get(lang, ()), self.config)
-            for lang in LANGS
-        }
+        with _collector_paused():
+            self.indexes: dict[Lang, _LangIndex] = {
+                lang: _LangIndex(lang, self.entries, synonyms.get(lang, ()), self.config)
+                for lang in LANGS
+            }
 
     @classmethod
     def from_knowledge(cls, kb: object, config: MatcherConfig | None = None) -> Matcher:

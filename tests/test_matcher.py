@@ -1,5 +1,7 @@
 """The matcher on the shipped knowledge base: routing, languages, typos, refusals."""
 
+import gc
+
 import pytest
 
 from bot.knowledge import default_knowledge_dir, load_knowledge
@@ -431,3 +433,21 @@ def test_russian_two_word_synonyms_match_in_either_order() -> None:
     assert Matcher(entries, synonyms).match("почему назад едут").entry_id == "back"
     fixed = Matcher(entries, synonyms, MatcherConfig(reversed_phrases=False))
     assert fixed.match("почему назад едут").entry_id != "back"
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["collector on", "collector off"])
+def test_the_build_leaves_the_garbage_collector_as_it_found_it(enabled: bool) -> None:
+    """The build pauses the cyclic collector (see _collector_paused), also when it fails."""
+    entries = [IndexEntry(id="a", questions={"en": ["why do people return?"]})]
+    was_enabled = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        Matcher(entries)
+        assert gc.isenabled() is enabled
+        with pytest.raises(AttributeError):
+            Matcher([None])  # type: ignore[list-item]
+        assert gc.isenabled() is enabled
+    finally:
+        if was_enabled:
+            gc.enable()
