@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
+import httpcore
 import httpx
 import pytest
 from fakes.bot_api import FakeBotAPI
 
 from bot import request as form_request
 from bot.app import build_application
-from bot.request import FORM_CONTENT_TYPE, FormCachingRequest, _FormCachingClient, form_body
+from bot.request import (
+    FORM_CONTENT_TYPE,
+    FormCachingRequest,
+    _FormCachingClient,
+    _LeanPool,
+    form_body,
+    lean_pool,
+)
 from bot.systemd import SystemdNotifier
 
 LONG_HTML = (
@@ -123,3 +133,83 @@ def test_the_production_bot_sends_through_it(
     (sent,) = fake_api.requests("sendMessage")
     assert sent.ok
     assert sent.params["text"] == LONG_HTML
+
+
+class _StubConnection:
+    """What the pool's assignment asks of a connection, as fixed answers."""
+
+    def __init__(self, ident: int, rng: random.Random, origin: str) -> None:
+        self.ident = ident
+        self.closed = rng.random() < 0.1
+        self.expired = rng.random() < 0.1
+        self.idle = rng.random() < 0.5
+        self.available = self.idle or rng.random() < 0.2
+        self.origin = origin if rng.random() < 0.8 else "other"
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    def has_expired(self) -> bool:
+        return self.expired
+
+    def is_idle(self) -> bool:
+        return self.idle
+
+    def is_available(self) -> bool:
+        return self.available
+
+    def can_handle_request(self, origin: str) -> bool:
+        return origin == self.origin
+
+
+class _StubRequest:
+    def __init__(self, queued: bool, origin: str) -> None:
+        self.queued = queued
+        self.request = SimpleNamespace(url=SimpleNamespace(origin=origin))
+        self.connection: _StubConnection | None = None
+
+    def is_queued(self) -> bool:
+        return self.queued
+
+    def assign_to_connection(self, connection: _StubConnection) -> None:
+        self.connection = connection
+
+
+def _stub_pool(seed: int) -> SimpleNamespace:
+    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    origin = "api"
+    size = rng.randint(0, 40)
+    created = iter(range(1000, 2000))
+    fresh = random.Random(0)  # noqa: S311 - test data, not secrets
+    return SimpleNamespace(
+        _connections=[_StubConnection(i, rng, origin) for i in range(size)],
+        _requests=[_StubRequest(rng.random() < 0.7, origin) for _ in range(rng.randint(0, 8))],
+        _max_connections=rng.choice([1, 8, 32, 40]),
+        _max_keepalive_connections=rng.choice([0, 4, 32, 40]),
+        create_connection=lambda o: _StubConnection(next(created), fresh, o),
+    )
+
+
+def _outcome(pool: SimpleNamespace, closing: list[_StubConnection]) -> tuple[Any, ...]:
+    return (
+        [c.ident for c in pool._connections],
+        [c.ident for c in closing],
+        [r.connection.ident if r.connection else None for r in pool._requests],
+    )
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_the_lean_pool_assigns_as_httpcore_does(seed: int) -> None:
+    """Same connections kept and closed, same request on the same connection, in order."""
+    theirs, ours = _stub_pool(seed), _stub_pool(seed)
+    expected = httpcore.AsyncConnectionPool._assign_requests_to_connections(theirs)  # type: ignore[arg-type]
+    got = _LeanPool._assign_requests_to_connections(ours)  # type: ignore[arg-type]
+    assert _outcome(ours, got) == _outcome(theirs, expected)
+
+
+def test_returnbot_requests_go_through_the_lean_pool() -> None:
+    client = FormCachingRequest(connection_pool_size=4)._build_client()
+    assert type(client._transport._pool) is _LeanPool  # type: ignore[attr-defined]
+    proxy = httpx.AsyncHTTPTransport(proxy="http://127.0.0.1:9")
+    assert lean_pool(httpx.AsyncClient(transport=proxy)) is False  # a proxy's pool: left alone
+    assert type(proxy._pool) is httpcore.AsyncHTTPProxy
