@@ -72,6 +72,7 @@ from telegram.ext import (
 
 from bot.app import ALLOWED_UPDATES, build_application
 from bot.knowledge import default_knowledge_dir
+from bot.request import FormCachingRequest
 from bot.settings import Settings
 from bot.systemd import SystemdNotifier
 from tests.fakes.bot_api import FakeBotAPI, JSONDict
@@ -239,26 +240,39 @@ async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _baseline_app(
-    base_url: str, http: HttpSettings, handler: Any, defaults: Defaults | None = None
+    base_url: str,
+    http: HttpSettings,
+    handler: Any,
+    defaults: Defaults | None = None,
+    *,
+    lean: bool = False,
 ) -> Application:  # type: ignore[type-arg]
-    """A minimal PTB bot with returnbot's concurrency, pool and rate limiter, one handler."""
+    """A minimal PTB bot with returnbot's concurrency, pool and rate limiter, one handler.
+
+    `lean`: with returnbot's own HTTP layer (bot.request) instead of PTB's default one.
+    """
     builder = ApplicationBuilder().token(TOKEN).base_url(base_url)
     if defaults is not None:
         builder = builder.defaults(defaults)
     builder = builder.rate_limiter(
         AIORateLimiter(overall_max_rate=0, overall_time_period=1, max_retries=2)
     ).concurrent_updates(http.concurrent_updates)
-    if http.pool_size is not None:
-        builder = builder.connection_pool_size(http.pool_size)
-    if http.pool_timeout is not None:
-        builder = builder.pool_timeout(http.pool_timeout)
+    if lean:
+        pool = {"connection_pool_size": http.pool_size} if http.pool_size is not None else {}
+        timeout = {"pool_timeout": http.pool_timeout} if http.pool_timeout is not None else {}
+        builder = builder.request(FormCachingRequest(**pool, **timeout))
+    else:
+        if http.pool_size is not None:
+            builder = builder.connection_pool_size(http.pool_size)
+        if http.pool_timeout is not None:
+            builder = builder.pool_timeout(http.pool_timeout)
     app = builder.build()
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, handler))
     return app
 
 
-def build_echo(base_url: str, http: HttpSettings) -> Application:  # type: ignore[type-arg]
-    return _baseline_app(base_url, http, _echo)
+def build_echo(base_url: str, http: HttpSettings, *, lean: bool = False) -> Application:  # type: ignore[type-arg]
+    return _baseline_app(base_url, http, _echo, lean=lean)
 
 
 async def start_app(app: Application) -> None:  # type: ignore[type-arg]
@@ -322,6 +336,8 @@ def build_bot(
         return build_returnbot(base_url, data_dir, args)
     if kind == "echo-rich":
         return build_echo_rich(base_url, http, args)
+    if kind == "echo-lean":
+        return build_echo(base_url, http, lean=True)
     return build_echo(base_url, http)
 
 
@@ -545,7 +561,7 @@ def summary(runs: Sequence[RunResult]) -> str:
     verdicts = []
     for mode in dict.fromkeys(r.mode for r in runs):
         rates: dict[str, float] = {}
-        for bot in ("echo", "echo-rich", "returnbot"):
+        for bot in ("echo", "echo-rich", "echo-lean", "returnbot"):
             mine = [r for r in runs if r.mode == mode and r.bot == bot]
             if not mine:
                 continue
@@ -569,6 +585,11 @@ def summary(runs: Sequence[RunResult]) -> str:
             verdicts.append(
                 f"- {mode}: returnbot/echo-rich {rates['returnbot'] / rates['echo-rich']:.2f} "
                 "(same payload: what the matcher, answers and storage cost)"
+            )
+        if rates.get("echo-lean") and "returnbot" in rates:
+            verdicts.append(
+                f"- {mode}: returnbot/echo-lean {rates['returnbot'] / rates['echo-lean']:.2f} "
+                "(same HTTP layer: what handling a message costs beyond echoing)"
             )
     return "\n".join(lines) + "\n\n" + "\n".join(verdicts)
 
@@ -610,6 +631,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="also run echo-rich: echo sending returnbot's HTML answer and keyboard",
     )
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="also run echo-lean: echo through returnbot's own HTTP layer (bot.request)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the bot's thread")
     parser.add_argument(
         "--experiment-pool",
@@ -649,7 +675,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for mode in modes:
         for rnd in range(1, args.rounds + 1):
             # Alternate the order so neither bot always runs on a warmer machine.
-            bots = ("echo", "echo-rich", "returnbot") if args.rich else ("echo", "returnbot")
+            bots = (
+                "echo",
+                *(("echo-rich",) if args.rich else ()),
+                *(("echo-lean",) if args.lean else ()),
+                "returnbot",
+            )
             order = bots if rnd % 2 else bots[::-1]
             for kind in order:
                 run = runners[mode](kind, rnd, args, plans, http)
