@@ -10,7 +10,10 @@ value is kept. The bytes sent are exactly those httpx would send (tests/test_req
 httpcore's connection pool (1.0.x), each time it assigns a request, builds a list of all its
 connections once per idle connection (a check whose answer is the pool's length): with
 PTB's pool of 32 that is about a thousand calls per request, a tenth of the bot's CPU under
-load. `_LeanPool` is that pool with the same decisions taken in one pass.
+load. `_LeanPool` is that pool with the same decisions taken in one pass. The same pass asks
+each idle connection whether the server has closed it, and anyio looks the socket up anew
+for every such question, building a dict of all a stream's attributes to read one:
+`_SocketKeepingStream` keeps the socket it found.
 
 Likewise, PTB hands httpx each method's URL as a string ("…/bot<token>/sendMessage"), which
 httpx parses and validates again for every request; the parsed `httpx.URL` (immutable) is
@@ -19,12 +22,14 @@ kept per string.
 
 from __future__ import annotations
 
+import select
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote_plus
 
 import httpcore
 import httpx
+from httpcore import AsyncNetworkBackend, AsyncNetworkStream
 from telegram.request import HTTPXRequest
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
@@ -111,8 +116,67 @@ class _LeanPool(httpcore.AsyncConnectionPool):
         return closing_connections
 
 
+def _is_readable(sock: Any) -> bool:
+    """As httpcore's is_socket_readable (its poll branch): a closed socket counts as readable."""
+    fd = sock.fileno()
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
+
+
+class _SocketKeepingStream(AsyncNetworkStream):
+    """A network stream that looks its socket up once, for httpcore's "is_readable" checks.
+
+    Everything else goes to the stream it wraps; a stream's socket never changes (TLS makes a
+    new stream, wrapped again here).
+    """
+
+    def __init__(self, stream: AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._socket: Any = None
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109 - httpcore's interface
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109 - httpcore's interface
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(self, *args: Any, **kwargs: Any) -> AsyncNetworkStream:
+        return _SocketKeepingStream(await self._stream.start_tls(*args, **kwargs))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info != "is_readable":
+            return self._stream.get_extra_info(info)
+        if self._socket is None:
+            self._socket = self._stream.get_extra_info("socket")
+            if self._socket is None:  # not a plain socket stream: ask it every time
+                return self._stream.get_extra_info(info)
+        return _is_readable(self._socket)
+
+
+class _SocketKeepingBackend(AsyncNetworkBackend):
+    """The pool's network backend, its TCP streams wrapped in `_SocketKeepingStream`."""
+
+    def __init__(self, backend: AsyncNetworkBackend) -> None:
+        self._backend = backend
+
+    async def connect_tcp(self, *args: Any, **kwargs: Any) -> AsyncNetworkStream:
+        return _SocketKeepingStream(await self._backend.connect_tcp(*args, **kwargs))
+
+    async def connect_unix_socket(self, *args: Any, **kwargs: Any) -> AsyncNetworkStream:
+        return await self._backend.connect_unix_socket(*args, **kwargs)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
 def lean_pool(client: httpx.AsyncClient) -> bool:
-    """Give `client`'s plain (no proxy) httpcore 1.0 pool the linear assignment; say if done.
+    """Make `client`'s plain httpcore 1.0 pool lean (see the module docstring); say if done.
 
     httpx keeps the pool in private attributes: anything else than what httpx 0.28 and
     httpcore 1.0 build is left as it is.
@@ -123,6 +187,7 @@ def lean_pool(client: httpx.AsyncClient) -> bool:
     ):
         return False
     pool.__class__ = _LeanPool
+    pool._network_backend = _SocketKeepingBackend(pool._network_backend)
     return True
 
 

@@ -21,6 +21,8 @@ from bot.request import (
     FormCachingRequest,
     _FormCachingClient,
     _LeanPool,
+    _SocketKeepingBackend,
+    _SocketKeepingStream,
     form_body,
     lean_pool,
 )
@@ -213,3 +215,50 @@ def test_returnbot_requests_go_through_the_lean_pool() -> None:
     proxy = httpx.AsyncHTTPTransport(proxy="http://127.0.0.1:9")
     assert lean_pool(httpx.AsyncClient(transport=proxy)) is False  # a proxy's pool: left alone
     assert type(proxy._pool) is httpcore.AsyncHTTPProxy
+
+
+def test_a_kept_socket_reads_as_httpcore_reads_it() -> None:
+    """Idle, data waiting, closed by the server: the wrapper says what the stream says."""
+    from httpcore._backends.anyio import AnyIOBackend
+
+    async def until_readable(stream: Any) -> None:
+        for _ in range(200):  # the bytes or the FIN cross the loopback within microseconds
+            if stream.get_extra_info("is_readable"):
+                return
+            await asyncio.sleep(0.01)
+
+    async def scenario() -> list[tuple[bool, bool]]:
+        accepted: asyncio.Queue[asyncio.StreamWriter] = asyncio.Queue()
+
+        async def on_connect(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await accepted.put(writer)
+
+        server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        backend = _SocketKeepingBackend(AnyIOBackend())
+        kept = await backend.connect_tcp("127.0.0.1", port)
+        assert isinstance(kept, _SocketKeepingStream)
+        plain = kept._stream
+        peer = await accepted.get()
+        seen = [(kept.get_extra_info("is_readable"), plain.get_extra_info("is_readable"))]
+        peer.write(b"x")
+        await peer.drain()
+        await until_readable(plain)
+        seen.append((kept.get_extra_info("is_readable"), plain.get_extra_info("is_readable")))
+        assert await kept.read(1) == b"x"
+        peer.close()
+        await until_readable(plain)
+        seen.append((kept.get_extra_info("is_readable"), plain.get_extra_info("is_readable")))
+        assert kept.get_extra_info("server_addr") == plain.get_extra_info("server_addr")
+        await kept.aclose()
+        server.close()
+        await server.wait_closed()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert seen == [(False, False), (True, True), (True, True)]
+
+
+def test_returnbot_pool_keeps_sockets() -> None:
+    client = FormCachingRequest(connection_pool_size=4)._build_client()
+    assert isinstance(client._transport._pool._network_backend, _SocketKeepingBackend)  # type: ignore[attr-defined]
