@@ -262,3 +262,18 @@ def test_a_kept_socket_reads_as_httpcore_reads_it() -> None:
 def test_returnbot_pool_keeps_sockets() -> None:
     client = FormCachingRequest(connection_pool_size=4)._build_client()
     assert isinstance(client._transport._pool._network_backend, _SocketKeepingBackend)  # type: ignore[attr-defined]
+
+
+def test_a_tls_stream_is_kept_too() -> None:
+    """start_tls makes a new stream (TLS over the same socket): it is wrapped again."""
+
+    class Plain:
+        async def start_tls(self, *args: Any, **kwargs: Any) -> str:
+            return "tls stream"
+
+    async def upgrade() -> Any:
+        return await _SocketKeepingStream(Plain()).start_tls(None)  # type: ignore[arg-type]
+
+    upgraded = asyncio.run(upgrade())
+    assert isinstance(upgraded, _SocketKeepingStream)
+    assert upgraded._stream == "tls stream"
