@@ -222,15 +222,13 @@ def _nearest(word: str, choices: Sequence[str]) -> str | None:
     one typo. Words of four letters get one dropped, added or swapped letter but no
     substitution: "safe" must not become "save", while "putn" is "putin".
     """
+    if len(word) <= 4:  # no substitution: a nearer-listed "tree" must not hide "trend"
+        letters = sorted(word)
+        choices = [c for c in choices if len(c) != len(word) or sorted(c) == letters]
     best = process.extractOne(
         word, choices, scorer=OSA.distance, processor=None, score_cutoff=_typo_reach(len(word))
     )
-    if best is None:
-        return None
-    found = best[0]
-    if len(word) <= 4 and len(found) == len(word) and sorted(found) != sorted(word):
-        return None
-    return found
+    return None if best is None else best[0]
 
 
 def _add_weight(overlap: dict[int, float], postings: Sequence[int], weight: float) -> None:
@@ -659,10 +657,10 @@ class _LangIndex:
                 swapped = self._short_by_deletion.get(word, [])
             return swapped[0] if len(swapped) == 1 else word
         tries: tuple[tuple[Sequence[str], Any, float], ...] = (
+            # a swap of two letters in a short word: "waht", "mnay" (first: not "may")
+            (self._function_by_letters.get("".join(sorted(word)), ()), OSA.distance, 1),
             # "whyy", "сколко"
             (self._function_words_near(len(word)), fuzz.ratio, _FUNCTION_TYPO_RATIO),
-            # a swap of two letters in a short word: "waht", "hwo"
-            (self._function_by_letters.get("".join(sorted(word)), ()), OSA.distance, 1),
             # one wrong letter in a long question word: "почиму", "сколка"
             (self._question_list if len(word) >= 6 else (), OSA.distance, 1),
         )

@@ -451,3 +451,15 @@ def test_the_build_leaves_the_garbage_collector_as_it_found_it(enabled: bool) ->
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_a_function_word_with_two_letters_swapped_is_read_before_a_nearer_looking_one() -> None:
+    index = Matcher([IndexEntry("a", {"en": ["how many came back"]})]).indexes["en"]
+    assert index._repair("mnay") == "many"  # its letters, swapped; not "may", one letter out
+
+
+def test_a_short_word_missing_a_letter_is_not_hidden_by_a_substitution() -> None:
+    # "tred" is "trend" less a letter, and "tree" with one letter changed: only the first is
+    # a typo a four-letter word is allowed, whichever comes first in the list.
+    index = Matcher([IndexEntry("a", {"en": ["a tree", "the trend"]})]).indexes["en"]
+    assert index.correct("tred") == index.correct("trend")
