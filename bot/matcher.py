@@ -664,7 +664,9 @@ class _LangIndex:
             # one wrong letter in a long question word: "почиму", "сколка"
             (self._question_list if len(word) >= 6 else (), OSA.distance, 1),
         )
-        for choices, scorer, cutoff in tries:
+        for number, (choices, scorer, cutoff) in enumerate(tries):
+            if number == 1 and self.correct(word) in self._names.stems:
+                return word  # "putn" is Putin misspelt, not "put": a name says more
             best = process.extractOne(
                 word, choices, scorer=scorer, processor=None, score_cutoff=cutoff
             )

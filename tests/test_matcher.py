@@ -463,3 +463,13 @@ def test_a_short_word_missing_a_letter_is_not_hidden_by_a_substitution() -> None
     # a typo a four-letter word is allowed, whichever comes first in the list.
     index = Matcher([IndexEntry("a", {"en": ["a tree", "the trend"]})]).indexes["en"]
     assert index.correct("tred") == index.correct("trend")
+
+
+def test_a_misspelt_name_is_not_read_as_a_function_word() -> None:
+    entries = [
+        IndexEntry("putin", {"en": ["what did Putin say"]}),
+        IndexEntry("x", {"en": ["put"]}),
+    ]
+    index = Matcher(entries).indexes["en"]
+    assert index._repair("putn") == "putn"  # left for the name's typo correction, not "put"
+    assert Matcher(entries).match("what did putn say").entry_id == "putin"
