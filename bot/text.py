@@ -232,6 +232,7 @@ QUESTION_WORDS: dict[str, str] = {
 }
 # "how many" / "how much" ask for an amount; a lone "many" ("so many people") does not.
 _AMOUNT_AFTER_HOW = frozenset({"many", "much"})
+_HOW = frozenset({"how", "hw"})  # "hw many" is how many, typed on a phone
 
 
 class _FoldTable(dict[int, str]):
@@ -462,9 +463,9 @@ def intent_tokens(raw_words: list[str]) -> list[str]:
         if word not in _INTENT_WORDS:
             continue  # most words: none of the cases below
         previous = raw_words[position - 1] if position else ""
-        if word in _AMOUNT_AFTER_HOW and previous == "how":
+        if word in _AMOUNT_AFTER_HOW and previous in _HOW:
             out[-1] = "?many"
-        elif word in _TIME_AFTER_HOW_MANY and out and out[-1] == "?many" and previous != "how":
+        elif word in _TIME_AFTER_HOW_MANY and out and out[-1] == "?many" and previous not in _HOW:
             out[-1] = "?how"  # "сколько времени" is how long, as "how long" is not "how many"
         elif word == "what" and previous == "or":
             pass  # "are people coming back or what": a tag, not a question about a thing

@@ -118,6 +118,7 @@ def test_intents_how_many_only_after_how() -> None:
     assert intent_tokens(["how", "many", "left"]) == ["?many"]
     assert intent_tokens(["why", "so", "many", "left"]) == ["?why"]
     assert intent_tokens(["сколько", "почему"]) == ["?many", "?why"]
+    assert intent_tokens(["hw", "many", "returned"]) == ["?many"]  # "how", typed on a phone
 
 
 def test_only_questions_for_a_figure_ask_how_many() -> None:
