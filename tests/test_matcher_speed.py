@@ -13,6 +13,7 @@ from bot.text import (
     _AMOUNT_AFTER_HOW,
     _ANTECEDENTS,
     _CYRILLIC,
+    _HOW,
     _HOW_ARE_YOU,
     _LATIN,
     _RELATIVE,
@@ -180,9 +181,9 @@ def _intents_word_by_word(raw_words: list[str]) -> list[str]:
     out: list[str] = []
     previous = ""
     for position, word in enumerate(raw_words):
-        if word in _AMOUNT_AFTER_HOW and previous == "how":
+        if word in _AMOUNT_AFTER_HOW and previous in _HOW:
             out[-1] = "?many"
-        elif word in _TIME_AFTER_HOW_MANY and out and out[-1] == "?many" and previous != "how":
+        elif word in _TIME_AFTER_HOW_MANY and out and out[-1] == "?many" and previous not in _HOW:
             out[-1] = "?how"
         elif word == "what" and previous == "or":
             pass  # a tag: "or what"
