@@ -98,7 +98,7 @@ class MatcherConfig:
     sentence_oov_penalty: float = 0.7  # ... for one sentence of a multi-sentence message
     background_number_penalty: float = 0.6  # ... when that number is in a fifth of entries
     place_penalty: float = 0.35  # factor when the question names a place or person the entry lacks
-    sentence_support: float = 0.7  # long message: each other piece adds this much of its score
+    sentence_support: float = 1.2  # long message: each other piece adds this much of its score
     strip_framing: bool = True
     sentence_known: float = 2.0  # a sentence of a long message needs this many known words
     attribute_known: int = 1  # at most this many known words + an unknown one → unknown
