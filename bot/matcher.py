@@ -108,6 +108,7 @@ class MatcherConfig:
     contained_refusal: bool = True  # a message holding a whole not-in-source question: unknown
     centroid_weight: float = 1.5  # how much an entry's pooled questions reorder close entries
     reversed_phrases: bool = True  # Russian two-word synonyms also match in reverse order
+    refusal_lead: float = 15.0  # a not-in-source match this far ahead refuses, telling or not
     sound_typos: bool = True  # Russian words misspelt by ear are read by how they sound
 
 
@@ -1384,10 +1385,16 @@ class Matcher:
             return scored
         known = index.entry_term_counts[real].keys()
         asked = set(query.terms)
+        # Far ahead of the best real entry, it is kept anyway: "zarplata evgeniya" is much
+        # closer to "what salary was Evgeniy offered" than to anything Evgeniy's entry answers.
+        clear_lead = next(score for score, entry, _ in scored if entry == real)
+        clear_lead += self.config.refusal_lead
         return [
             row
             for row in scored
-            if not refusal[row[1]] or bool((asked & index.question_terms[row[2]]) - known)
+            if not refusal[row[1]]
+            or bool((asked & index.question_terms[row[2]]) - known)
+            or row[0] >= clear_lead
         ]
 
     def _contained_refusal(

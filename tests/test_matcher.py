@@ -1,5 +1,6 @@
 """The matcher on the shipped knowledge base: routing, languages, typos, refusals."""
 
+import dataclasses
 import gc
 
 import pytest
@@ -473,3 +474,22 @@ def test_a_misspelt_name_is_not_read_as_a_function_word() -> None:
     index = Matcher(entries).indexes["en"]
     assert index._repair("putn") == "putn"  # left for the name's typo correction, not "put"
     assert Matcher(entries).match("what did putn say").entry_id == "putin"
+
+
+def test_a_not_in_source_question_far_ahead_refuses_even_sharing_only_known_words() -> None:
+    # The Evgeniy entry knows "salary" (he was offered a better one), so "Evgeniy's salary"
+    # shares nothing with the not-in-source question that the entry lacks; but it reads as
+    # that question far more than as anything the entry was asked. (Holding a not-in-source
+    # question whole, which refuses too, is turned off to see this rule alone.)
+    entries = [
+        IndexEntry(
+            "evgeniy",
+            {"en": ["who is evgeniy", "evgeniy higher salary offer"]},
+        ),
+        IndexEntry("~nis", {"en": ["evgeniy salary"]}, not_in_source=True),
+    ]
+    alone = MatcherConfig(contained_refusal=False)
+    assert Matcher(entries, config=alone).match("salary of evgeniy").outcome == "unknown"
+    never = dataclasses.replace(alone, refusal_lead=1000.0)
+    assert Matcher(entries, config=never).match("salary of evgeniy").entry_id == "evgeniy"
+    assert Matcher(entries, config=alone).match("who is evgeniy").entry_id == "evgeniy"
