@@ -122,8 +122,8 @@ _ADDRESSEES = ADDRESS_WORDS | {"bot", "бот", "dear"}
 # "How are you?" greets; it does not ask about anything the article says.
 _HOW_ARE_YOU = re.compile(
     r"\b(?:how are (?:you|u|ya)|how r u|how(?:'s| is) it going|what'?s up|whats up|sup|"
-    r"как (?:дела|ты|вы|поживаешь|поживаете|жизнь|(?:твой|ваш|прошел) день)|kak (?:dela|ty|ti)|"
-    r"how(?:'s| is| was) your day|"
+    r"как (?:дела|ты|вы|поживаешь|поживаете|жизнь|настроение|(?:твой|ваш|прошел) день)|"
+    r"kak (?:dela|ty|ti|nastroenie)|how(?:'s| is| was) your (?:day|mood)|how do you do|"
     r"как сам|че как|чё как)\b"
 )
 

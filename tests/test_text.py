@@ -176,6 +176,8 @@ def test_thousands_in_transliteration() -> None:
         ("good morning bot, hope you're well :)", True),
         ("how are people doing after returning?", False),
         ("hi bot", True),
+        ("Приветик, как настроение?", True),
+        ("как настроение у релокантов?", False),
     ],
 )
 def test_small_talk(text: str, small_talk: bool) -> None:
