@@ -85,6 +85,9 @@ ADDRESS_WORDS = frozenset({"you", "your", "yours", "u", "ya", "ты", "вы"})
 _ADVICE = re.compile(
     r"\b(?:should (?:i|we|my|our)(?! (?:ask|type|write|say|use|start|begin)\b)|"  # ask the bot
     r"shall i|is it (?:worth|safe|a good idea)|worth it|"
+    r"(?:would|is) it (?:be )?(?:smart|wise|sensible|better|safe|a good idea) "
+    r"(?:for (?:me|us) )?to (?:go|return|move|come|stay|leave)|"
+    r"имеет ли смысл (?:мне|нам)|(?:мне|нам)\W+(?:\w+\W+){0,2}имеет смысл|"
     r"(?:do|would|can) you (?:recommend|advise|suggest)|advise me|your advice|"
     r"стоит ли (?:мне|нам|возвращаться|вернуться|уезжать|ехать)|(?:мне|нам) стоит|"
     r"посоветуй|посоветуйте|советуете|"

@@ -317,6 +317,9 @@ def test_pasted_markup_and_lone_letters_are_not_words() -> None:
         ("do we go back or stay?", True),
         ("Would you go back if you were me?", True),
         ("will many people return?", False),
+        ("We have two kids here. Would it be smart for us to go back?", True),
+        ("Как думаешь, мне, программисту, имеет смысл ехать обратно?", True),
+        ("would it be better for the economy if they return", False),
     ],
 )
 def test_requests_for_advice(text: str, advice: bool) -> None:
