@@ -657,17 +657,25 @@ class _LangIndex:
             if not swapped:  # a letter left out: "bak", "hom", "cam"
                 swapped = self._short_by_deletion.get(word, [])
             return swapped[0] if len(swapped) == 1 else word
+        # Two letters swapped in a short word first: "waht", and "mnay" is "many", not "may".
+        swapped = process.extractOne(
+            word,
+            self._function_by_letters.get("".join(sorted(word)), ()),
+            scorer=OSA.distance,
+            processor=None,
+            score_cutoff=1,
+        )
+        if swapped is not None:
+            return str(swapped[0])
+        if self.correct(word) in self._names.stems:
+            return word  # "putn" is Putin misspelt, not "put": a name says more
         tries: tuple[tuple[Sequence[str], Any, float], ...] = (
-            # a swap of two letters in a short word: "waht", "mnay" (first: not "may")
-            (self._function_by_letters.get("".join(sorted(word)), ()), OSA.distance, 1),
             # "whyy", "сколко"
             (self._function_words_near(len(word)), fuzz.ratio, _FUNCTION_TYPO_RATIO),
             # one wrong letter in a long question word: "почиму", "сколка"
             (self._question_list if len(word) >= 6 else (), OSA.distance, 1),
         )
-        for number, (choices, scorer, cutoff) in enumerate(tries):
-            if number == 1 and self.correct(word) in self._names.stems:
-                return word  # "putn" is Putin misspelt, not "put": a name says more
+        for choices, scorer, cutoff in tries:
             best = process.extractOne(
                 word, choices, scorer=scorer, processor=None, score_cutoff=cutoff
             )
@@ -1377,7 +1385,8 @@ class Matcher:
 
         It must share a term with the message that the entry's stored questions lack: the
         "surname" of "Alexey's surname". "What did Alexey tell reporters" also resembles "what
-        is Alexey's surname", but in nothing the Alexey questions lack, so it is dropped.
+        is Alexey's surname", but in nothing the Alexey questions lack, so it is dropped;
+        unless it scores `refusal_lead` above the entry.
         """
         refusal = index.entry_refusal
         real = next((entry for _, entry, _ in scored if not refusal[entry]), None)
