@@ -1389,15 +1389,14 @@ class Matcher:
         unless it scores `refusal_lead` above the entry.
         """
         refusal = index.entry_refusal
-        real = next((entry for _, entry, _ in scored if not refusal[entry]), None)
+        real = next((row for row in scored if not refusal[row[1]]), None)
         if real is None:
             return scored
-        known = index.entry_term_counts[real].keys()
+        known = index.entry_term_counts[real[1]].keys()
         asked = set(query.terms)
         # Far ahead of the best real entry, it is kept anyway: "zarplata evgeniya" is much
         # closer to "what salary was Evgeniy offered" than to anything Evgeniy's entry answers.
-        clear_lead = next(score for score, entry, _ in scored if entry == real)
-        clear_lead += self.config.refusal_lead
+        clear_lead = real[0] + self.config.refusal_lead
         return [
             row
             for row in scored
