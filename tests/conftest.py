@@ -38,12 +38,23 @@ WAIT_TIMEOUT = 10.0
 _HANDLED_GROUP = 1_000
 
 
-@pytest.fixture
-def fake_api() -> Iterator[FakeBotAPI]:
+def _checked_fake() -> Iterator[FakeBotAPI]:
     """A started fake Bot API that accepts TOKEN; fails the test if the fake itself broke."""
     with FakeBotAPI(token=TOKEN) as fake:
         yield fake
     assert fake.server_errors == []
+
+
+@pytest.fixture
+def fake_api() -> Iterator[FakeBotAPI]:
+    """One fake for one test."""
+    yield from _checked_fake()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeBotAPI]:
+    """One fake for a whole test module, whose tests share one running bot on it."""
+    yield from _checked_fake()
 
 
 def make_settings(fake: FakeBotAPI, data_dir: Path | None, **overrides: Any) -> Settings:

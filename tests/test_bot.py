@@ -137,13 +137,6 @@ def kb_of(bot: Any) -> KnowledgeBase:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI(token="123456:" + "A" * 35) as api:
-        yield api
-    assert api.server_errors == []
-
-
-@pytest.fixture(scope="module")
 def bot(
     fake: FakeBotAPI,
     tmp_path_factory: pytest.TempPathFactory,

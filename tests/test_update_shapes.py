@@ -20,13 +20,6 @@ _forum_ids = itertools.count(-100_800_000_001, -1)
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeBotAPI]:
-    with FakeBotAPI(token="123456:" + "A" * 35) as api:
-        yield api
-    assert api.server_errors == []
-
-
-@pytest.fixture(scope="module")
 def bot(
     fake: FakeBotAPI,
     tmp_path_factory: pytest.TempPathFactory,
